@@ -1,0 +1,20 @@
+import type { Side } from './trunk-peers.js';
+
+export type SdpRole = 'offer' | 'answer';
+
+/**
+ * The one place where session descriptions cross from one leg to the other.
+ * The media plane plugs in here to anchor RTP; without it SDP passes
+ * through unchanged.
+ */
+export interface SessionDescriptionHandler {
+  /** Rewrites `body` that arrived from `from` for the other side; returns what to send. */
+  rewrite(callKey: string, from: Side, role: SdpRole, body: Buffer, contentType: string | undefined): Buffer;
+  /** The call is over: free what was allocated for it. */
+  release(callKey: string): void;
+}
+
+export const passThroughSdp: SessionDescriptionHandler = {
+  rewrite: (_callKey, _from, _role, body) => body,
+  release: () => {},
+};

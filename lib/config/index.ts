@@ -1,0 +1,3 @@
+export * from './duration.js';
+export * from './load-config.js';
+export * from './schema.js';
