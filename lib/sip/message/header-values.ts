@@ -140,7 +140,7 @@ export function parseNameAddr(value: string): NameAddr {
   } else {
     // addr-spec without brackets: parameters after ';' belong to the header (RFC 3261 §20.10).
     const semi = v.indexOf(';');
-    uriText = semi >= 0 ? v.slice(0, semi) : v;
+    uriText = (semi >= 0 ? v.slice(0, semi) : v).trim();
     rest = semi >= 0 ? v.slice(semi) : '';
     if (/[\s,?]/.test(uriText)) throw new ParseError(`bad addr-spec ${JSON.stringify(value)}`);
   }

@@ -133,7 +133,12 @@ function validate(msg: SipMessage): void {
     for (const v of msg.getAll(name)) if (!(name === 'Contact' && v === '*')) parseNameAddr(v);
   }
   const mf = msg.get('Max-Forwards');
-  if (mf !== undefined && (!/^\d{1,3}$/.test(mf) || Number(mf) > 255)) throw new ParseError(`bad Max-Forwards ${JSON.stringify(mf)}`);
+  if (mf !== undefined && (!/^\d{1,10}$/.test(mf) || Number(mf) > 255)) throw new ParseError(`bad Max-Forwards ${JSON.stringify(mf)}`);
+  // RFC 3261 §20.17: SIP-date is the RFC 1123 form and always GMT (RFC 4475 §3.1.2.12).
+  const date = msg.get('Date');
+  if (date !== undefined && !/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(date)) {
+    throw new ParseError(`bad Date ${JSON.stringify(date)}`);
+  }
   const expires = msg.get('Expires');
   if (expires !== undefined && !/^\d{1,10}$/.test(expires)) throw new ParseError(`bad Expires ${JSON.stringify(expires)}`);
   if (msg.kind === 'request') {
