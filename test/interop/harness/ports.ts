@@ -39,7 +39,7 @@ interface Held {
 
 function bindUdp(port: number): Promise<Held | null> {
   return new Promise((resolve) => {
-    const socket = dgram.createSocket({ type: 'udp4', exclusive: true });
+    const socket = dgram.createSocket('udp4');
     socket.once('error', () => {
       socket.close();
       resolve(null);

@@ -21,6 +21,7 @@
  */
 import t from 'tap';
 import { InvalidStateError } from '../../../lib/sip/message/errors.js';
+import type { SipResponse } from '../../../lib/sip/message/index.js';
 import { buildCancel, buildNon2xxAck, InviteServerTransaction } from '../../../lib/sip/transaction/index.js';
 import type { Address } from '../../../lib/sip/transport/transport.js';
 import { inbound, PEER_UDP, request, response, setup, wire } from './harness.js';
@@ -96,7 +97,7 @@ t.test('CANCEL gets its own transaction and the INVITE transaction it matches (Â
   t.equal(h.tu.cancels.length, 1, 'a retransmitted CANCEL is absorbed');
   t.equal(h.sender.responses(200).length, 2, 'and answered with the last response');
 
-  h.layer.receiveRequest(inbound(buildNon2xxAck(invite, wire(h.sender.responses(487)[0]!.message as ReturnType<typeof response>))));
+  h.layer.receiveRequest(inbound(buildNon2xxAck(invite, wire(h.sender.responses(487)[0]!.message as SipResponse))));
   t.equal(inviteTx.state, 'confirmed');
   h.clock.advance(32_000);
   t.equal(h.layer.size, 0);
