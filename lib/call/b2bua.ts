@@ -6,7 +6,7 @@ import type { Inbound } from '../sip/transport/transport.js';
 import type { UserAgent, UserAgentDelegate } from '../sip/user-agent.js';
 import { ALLOW_HEADER } from './allow.js';
 import { dialogKey, type CallContext, type CallObserver, type Credentials } from './call-context.js';
-import { Call } from './call.js';
+import { Call, newCallKey } from './call.js';
 import { passThroughSdp, type SessionDescriptionHandler } from './session-description-handler.js';
 import type { Side, TrunkPeers } from './trunk-peers.js';
 
@@ -32,6 +32,7 @@ export class B2bua implements UserAgentDelegate {
   private readonly dialogs = new Map<string, { call: Call; side: Side }>();
   private readonly calls = new Set<Call>();
   private readonly byInviteTx = new WeakMap<InviteServerTransaction, Call>();
+  private readonly preparing = new WeakMap<InviteServerTransaction, { cancelled: boolean }>();
   private ctx: CallContext | undefined;
 
   constructor(private readonly options: B2buaOptions) {}
@@ -137,7 +138,32 @@ export class B2bua implements UserAgentDelegate {
       tx.respond(createResponse(req, 415, undefined, tag).set('Accept', 'application/sdp'));
       return;
     }
-    const call = new Call(this.context, side, req, tx, inbound);
+    void this.prepareAndStart(side, tx, req, inbound, tag);
+  }
+
+  /**
+   * Media ports are bound before the first SDP is rewritten; a CANCEL that
+   * arrives meanwhile is remembered and ends the call before it starts.
+   */
+  private async prepareAndStart(side: Side, tx: InviteServerTransaction, req: SipRequest, inbound: Inbound, tag: string): Promise<void> {
+    const key = newCallKey(this.context.ua.random);
+    const pending = { cancelled: false };
+    this.preparing.set(tx, pending);
+    try {
+      await this.context.sdp.prepare(key, side);
+    } catch (err) {
+      this.preparing.delete(tx);
+      this.options.logger.error({ event: 'call.refused', callId: req.callId, err: err instanceof Error ? err.message : String(err) }, 'cannot allocate media');
+      tx.respond(createResponse(req, 503, undefined, tag).set('Retry-After', '5'));
+      return;
+    }
+    this.preparing.delete(tx);
+    if (pending.cancelled) {
+      this.context.sdp.release(key);
+      tx.respond(createResponse(req, 487, undefined, tag));
+      return;
+    }
+    const call = new Call(this.context, key, side, req, tx, inbound);
     this.calls.add(call);
     this.byInviteTx.set(tx, call);
     call.start();
@@ -155,6 +181,8 @@ export class B2bua implements UserAgentDelegate {
   }
 
   onCancel(inviteTx: InviteServerTransaction): void {
+    const pending = this.preparing.get(inviteTx);
+    if (pending !== undefined) pending.cancelled = true;
     this.byInviteTx.get(inviteTx)?.cancelFromA();
   }
 

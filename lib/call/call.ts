@@ -16,6 +16,11 @@ export type CallState = 'setup' | 'early' | 'answered' | 'ended';
 
 let callCounter = 0;
 
+/** A process-unique key for a call (spool folder names, media sessions). */
+export function newCallKey(random: (bytes: number) => string): string {
+  return `c${(++callCounter).toString(36)}-${random(4)}`;
+}
+
 /**
  * One bridged call: the A-leg where the INVITE arrived (we are its UAS) and
  * the B-leg we create toward the other trunk side (we are its UAC), as two
@@ -23,7 +28,6 @@ let callCounter = 0;
  * call set-up and tear-down; in-dialog traffic goes through DialogRelay.
  */
 export class Call {
-  readonly key: string;
   readonly direction: Direction;
   readonly bSide: Side;
   readonly caller: PartyIdentity;
@@ -55,12 +59,12 @@ export class Call {
 
   constructor(
     private readonly ctx: CallContext,
+    readonly key: string,
     readonly aSide: Side,
     readonly aInvite: SipRequest,
     readonly aTx: InviteServerTransaction,
     private readonly aInbound: Inbound,
   ) {
-    this.key = `c${(++callCounter).toString(36)}-${ctx.ua.random(4)}`;
     this.direction = directionFrom(aSide);
     this.bSide = otherSide(aSide);
     this.startedAt = ctx.ua.clock.wallNow();

@@ -8,6 +8,8 @@ export type SdpRole = 'offer' | 'answer';
  * through unchanged.
  */
 export interface SessionDescriptionHandler {
+  /** Called once before the call's first SDP: allocate what the call needs (ports). Rejects when it cannot. */
+  prepare(callKey: string, callerSide: Side): Promise<void>;
   /** Rewrites `body` that arrived from `from` for the other side; returns what to send. */
   rewrite(callKey: string, from: Side, role: SdpRole, body: Buffer, contentType: string | undefined): Buffer;
   /** The call is over: free what was allocated for it. */
@@ -15,6 +17,7 @@ export interface SessionDescriptionHandler {
 }
 
 export const passThroughSdp: SessionDescriptionHandler = {
+  prepare: () => Promise.resolve(),
   rewrite: (_callKey, _from, _role, body) => body,
   release: () => {},
 };

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { B2bua } from '../call/b2bua.js';
 import { TrunkPeers, type Side } from '../call/trunk-peers.js';
+import { AnchoredMedia } from '../call/anchored-media.js';
+import { PortPool } from '../media/port-pool.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
 import type { Config, PeerConfig } from '../config/index.js';
 import { TransportManager } from '../sip/transport/transport-manager.js';
@@ -25,9 +27,12 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
     pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport },
     provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
   });
+  const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
+  const media = new AnchoredMedia(pool, config.media.host, logger);
   const b2bua = new B2bua({
     peers,
     logger,
+    sdp: media,
     credentials: config.provider.auth !== undefined ? { provider: config.provider.auth } : {},
   });
   let ua: UserAgent | undefined;

@@ -52,7 +52,13 @@ export class ReliableProvisionalSender {
     if (o === undefined) return;
     o.timer = this.clock.setTimeout(() => {
       if (this.outstanding !== o) return;
-      this.send(o.res);
+      try {
+        this.send(o.res);
+      } catch {
+        // The INVITE transaction has a final response: stop retransmitting.
+        this.close();
+        return;
+      }
       o.interval = Math.min(o.interval * 2, this.timers.t2);
       this.arm();
     }, o.interval);

@@ -41,7 +41,13 @@ export class TwoXxRetransmitter {
 
   private fire(): void {
     if (this.done) return;
-    this.send(this.response);
+    try {
+      this.send(this.response);
+    } catch {
+      // The transaction has ended (Timer L): nothing left to retransmit through.
+      this.close();
+      return;
+    }
     this.interval = Math.min(this.interval * 2, this.timers.t2);
     this.retransmit = this.clock.setTimeout(() => this.fire(), this.interval);
   }

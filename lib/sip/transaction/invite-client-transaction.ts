@@ -89,13 +89,16 @@ export class InviteClientTransaction extends Transaction<Live> {
           this.ack = buildNon2xxAck(this.request, res);
           this.send(this.ack, this.destination);
           this.delegate.onResponse(res, inbound);
-          // "The client transaction SHOULD start timer D when it enters the 'Completed' state".
+          // RFC 6026 §8.4: "The client transaction MUST start Timer D when it enters the
+          // 'Completed' state for any reason".
           this.startTimer('D', timerD(this.context.timers, this.reliable), () => this.transition('terminated'));
         }
         return;
       case 'accepted':
-        // RFC 6026 §8.4: "A 2xx response received while in the 'Accepted' state MUST be passed
-        // to the TU" - retransmissions and 2xx from other forks alike. Anything else is dropped.
+        // RFC 6026 §8.4: "Any 2xx responses that match this client transaction and that are
+        // received while in the 'Accepted' state MUST be passed up to the TU. The client
+        // transaction MUST NOT generate an ACK to the 2xx response." - retransmissions and
+        // 2xx from other forks alike. Anything else is dropped.
         if (status >= 200 && status < 300) this.delegate.onResponse(res, inbound);
         return;
       case 'completed':

@@ -91,7 +91,7 @@ export class InviteServerTransaction extends Transaction<Live> {
         // transport layer for transmission. It is not retransmitted by the server transaction
         // ... The server transaction MUST then transition to the 'Accepted' state."
         this.transition('accepted');
-        // RFC 6026 §8.7: "Timer L ... MUST be set to fire in 64*T1".
+        // RFC 6026 §8.7: Accepted lasts until Timer L (64*T1) fires.
         this.startTimer('L', timerL(this.context.timers), () => this.transition('terminated'));
         return;
       }

@@ -1,6 +1,6 @@
 /**
- * The transaction timers of RFC 3261 §17 (Table 4, §A) and RFC 6026 §8.4
- * (Timers L and M), as pure functions of the configured T1, T2 and T4.
+ * The transaction timers of RFC 3261 §17 (Table 4, §A) and RFC 6026 (Timer M,
+ * §8.4; Timer L, §8.7), as pure functions of the configured T1, T2 and T4.
  *
  * Timer C belongs to proxies (§16.6) and is not used by a B2BUA.
  */
@@ -61,8 +61,9 @@ export function timerB(c: TimerConfig): number {
 /**
  * Timer D, wait time for response retransmissions: "at least 32 seconds for
  * unreliable transports, and a value of zero seconds for reliable transports"
- * (§17.1.1.2). We never go below 64*T1 either, the time a server keeps
- * retransmitting its final response (Timer H), so a larger T1 stays safe.
+ * (§17.1.1.2, made a MUST by RFC 6026 §8.4). We never go below 64*T1 either,
+ * the time a server keeps retransmitting its final response (Timer H), so a
+ * larger T1 stays safe.
  */
 export function timerD(c: TimerConfig, reliable: boolean): number {
   return reliable ? 0 : Math.max(TIMER_D_MIN_MS, sixtyFourT1(c));
@@ -108,7 +109,7 @@ export function timerK(c: TimerConfig, reliable: boolean): number {
   return reliable ? 0 : c.t4;
 }
 
-/** Timer L, wait time for accepted INVITE request retransmissions: 64*T1 (RFC 6026 §8.4). */
+/** Timer L, wait time for accepted INVITE request retransmissions: 64*T1 (RFC 6026 §8.7). */
 export function timerL(c: TimerConfig): number {
   return sixtyFourT1(c);
 }

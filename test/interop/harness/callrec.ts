@@ -207,9 +207,8 @@ export async function startCallrec(options: StartCallrecOptions): Promise<Callre
   readline.createInterface({ input: child.stdout }).on('line', (text) => {
     lines++;
     if (echo) process.stderr.write(`[callrec] ${text}\n`);
-    if (!keepLogs && ready && (waiters.size === 0 || !text.includes('"event"')) && !text.includes('"level":5') && !text.includes('"level":6')) {
-      return;
-    }
+    // Under load (keepLogs false) skip parsing unless someone waits or it is an error line.
+    if (!keepLogs && ready && waiters.size === 0 && !/"level":[56]0/.test(text)) return;
     const line = parseLine(text);
     if (line.event === 'ready') ready = true;
     if (keepLogs || !ready || line.event === 'ready' || (line.level ?? 0) >= 50) logs.push(line);
@@ -279,7 +278,13 @@ export async function startCallrec(options: StartCallrecOptions): Promise<Callre
   if (startFailure) {
     await stop();
     removeTempDir(dir);
-    throw new Error(`callrec did not become ready: ${startFailure.message}`);
+    const context = child.exitCode === null && child.signalCode === null
+      ? [
+          stderr.length ? `--- stderr ---\n${stderr.slice(-15).join('\n')}` : '',
+          logs.length ? `--- last log lines ---\n${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}` : '',
+        ].filter(Boolean).join('\n')
+      : '';
+    throw new Error(`callrec did not become ready: ${startFailure.message}${context ? `\n${context}` : ''}`);
   }
 
   return {

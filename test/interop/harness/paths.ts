@@ -26,7 +26,8 @@ function findRepoRoot(): string {
 }
 
 export const REPO_ROOT = findRepoRoot();
-export const CALLREC_BIN = path.join(REPO_ROOT, 'bin', 'callrec');
+/** bin/callrec, or CALLREC_BIN from the environment (to test another build). */
+export const CALLREC_BIN = process.env['CALLREC_BIN'] ?? path.join(REPO_ROOT, 'bin', 'callrec');
 export const SIPP_FIXTURES = path.join(REPO_ROOT, 'fixtures', 'sipp');
 
 /** A scenario name ('uac-basic' or 'uac-basic.xml') in fixtures/sipp, or a path (kept as it is). */

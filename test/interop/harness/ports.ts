@@ -116,8 +116,40 @@ export function freePort(protocol: PortProtocol = 'both'): Promise<number> {
   return freePortRange(1, protocol, 1);
 }
 
-/** True once something has bound `port` on 127.0.0.1 for `protocol`. */
+/**
+ * Sockets bound to `port` according to /proc/net (Linux): UDP sockets, or
+ * TCP sockets in LISTEN state. null when /proc/net is not readable.
+ */
+function procNetBound(port: number, protocol: 'udp' | 'tcp'): boolean | null {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let any = false;
+  for (const file of [`/proc/net/${protocol}`, `/proc/net/${protocol}6`]) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    any = true;
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      const state = cols[3];
+      if (!local || !local.endsWith(`:${hexPort}`)) continue;
+      if (protocol === 'udp' || state === '0A') return true;
+    }
+  }
+  return any ? false : null;
+}
+
+/**
+ * True once something has bound `port` for `protocol`. Reads /proc/net, so
+ * it never holds the port itself (a probe bind could make the child's own
+ * bind fail); elsewhere it falls back to a probe bind on 127.0.0.1.
+ */
 export async function isPortBound(port: number, protocol: 'udp' | 'tcp'): Promise<boolean> {
+  const fromProc = procNetBound(port, protocol);
+  if (fromProc !== null) return fromProc;
   const held = protocol === 'udp' ? await bindUdp(port) : await bindTcp(port);
   if (!held) return true;
   await held.close();

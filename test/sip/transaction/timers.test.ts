@@ -1,5 +1,5 @@
 /*
- * Transaction timers: RFC 3261 §17 Table 4 (§A) and RFC 6026 §8.4.
+ * Transaction timers: RFC 3261 §17 Table 4 (§A) and RFC 6026 §8.4 (Timer M), §8.7 (Timer L).
  *
  * Verifies:
  * - T1 = 500 ms, T2 = 4 s, T4 = 5 s by default; partial overrides; invalid values refused

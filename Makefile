@@ -1,0 +1,59 @@
+# callrec: build, test and run.
+#   make install    npm ci (when needed) + Debian test tools (as root)
+#   make build      compile TypeScript to dist/
+#   make test       install, build, run all tests (unit, then interop)
+#   make run        install, build, serve with var/callrec.yaml (written once)
+#   make bench-cps  install, build, calls-per-second benchmark (bench/cps)
+#   make clean      remove build output
+
+SHELL := /bin/bash
+.NOTPARALLEL:
+.PHONY: install install-node install-debian build run test bench-cps clean
+
+# Tools the tests and benchmarks call, and the Debian packages that bring them.
+TOOLS := sipp tshark ffprobe sox openssl
+DEB_PACKAGES := sip-tester tshark ffmpeg sox openssl
+
+CONFIG := var/callrec.yaml
+
+install: install-node install-debian
+
+# npm ci when node_modules is missing or package-lock.json is newer than the
+# last install (npm keeps node_modules/.package-lock.json up to date).
+install-node:
+	@if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
+	    || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "npm ci"; npm ci --no-audit --no-fund; \
+	fi
+
+install-debian:
+	@missing=""; \
+	for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  if command -v debconf-set-selections >/dev/null 2>&1; then \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PACKAGES); \
+	else \
+	  echo "missing tools:$$missing (as root: apt-get install $(DEB_PACKAGES)); tests that need them are skipped or fail"; \
+	fi
+
+build:
+	npx tsc -p .
+
+run: install build
+	@mkdir -p $(dir $(CONFIG))
+	@if [ ! -f $(CONFIG) ]; then node bin/callrec init-config $(CONFIG); fi
+	node bin/callrec serve --config $(CONFIG)
+
+test: install build
+	node scripts/run-tests.mjs
+
+bench-cps: install build
+	node bench/cps/run.mjs
+
+clean:
+	rm -rf dist .tap

@@ -1,0 +1,106 @@
+import sdpTransform from 'sdp-transform';
+
+/** A codec of an audio m= line (RFC 4566 §6 rtpmap). */
+export interface Codec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+}
+
+/** What the relay and the recorder need to know of a party's audio stream. */
+export interface AudioStream {
+  /** Where the party wants to receive RTP. */
+  host: string;
+  port: number;
+  rtcpPort: number;
+  /** RFC 3264 §8.4 hold: c=0.0.0.0 (RFC 2543 style), or a=sendonly/inactive. */
+  onHold: boolean;
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** Codecs in preference order (the first is what an answer chose). */
+  codecs: Codec[];
+  telephoneEventPayloadType: number | undefined;
+}
+
+/** RFC 3551 Table 4: static payload types that may appear without rtpmap. */
+const STATIC: Record<number, [string, number]> = {
+  0: ['PCMU', 8000], 3: ['GSM', 8000], 4: ['G723', 8000], 8: ['PCMA', 8000], 9: ['G722', 8000],
+  13: ['CN', 8000], 18: ['G729', 8000],
+};
+
+export class SdpError extends Error {
+  override readonly name = 'SdpError';
+}
+
+export function parseSdp(text: string): sdpTransform.SessionDescription {
+  if (!/^v=0\r?$/m.test(text.split('\n')[0] ?? '')) throw new SdpError('SDP does not start with v=0');
+  const sdp = sdpTransform.parse(text);
+  if (!Array.isArray(sdp.media)) throw new SdpError('SDP has no media section');
+  return sdp;
+}
+
+/** The first audio stream with a non-zero port, or undefined (no audio, or audio refused). */
+export function readAudioStream(text: string): AudioStream | undefined {
+  const sdp = parseSdp(text);
+  const m = sdp.media.find((x) => x.type === 'audio' && x.port !== 0);
+  if (m === undefined) return undefined;
+  const host = m.connection?.ip ?? sdp.connection?.ip;
+  if (host === undefined) throw new SdpError('audio stream without connection address');
+  const direction = (m.direction ?? sdp.direction ?? 'sendrecv') as AudioStream['direction'];
+  const rtpmap = new Map((m.rtp ?? []).map((r) => [r.payload, r]));
+  const codecs: Codec[] = String(m.payloads ?? '')
+    .split(/\s+/)
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      const pt = Number(p);
+      const r = rtpmap.get(pt);
+      const st = STATIC[pt];
+      return { payloadType: pt, name: (r?.codec ?? st?.[0] ?? `PT${pt}`).toUpperCase(), clockRate: r?.rate ?? st?.[1] ?? 8000 };
+    });
+  const te = codecs.find((c) => c.name === 'TELEPHONE-EVENT');
+  const rtcpPort = typeof m.rtcp?.port === 'number' ? m.rtcp.port : m.port + 1;
+  return {
+    host,
+    port: m.port,
+    rtcpPort,
+    onHold: host === '0.0.0.0' || direction === 'sendonly' || direction === 'inactive',
+    direction,
+    codecs,
+    telephoneEventPayloadType: te?.payloadType,
+  };
+}
+
+/**
+ * Rewrites an SDP so that its audio goes to callrec (SPEC M1): the
+ * connection address and audio port become ours, a=rtcp points to our RTCP
+ * port, ICE candidates are dropped (we are the media anchor); codecs, fmtp,
+ * ptime and direction are left as they are. Other m= lines are refused with
+ * port 0 (RFC 3264 §6), and so is any audio stream after the first.
+ * A c=0.0.0.0 hold stays 0.0.0.0 so the other party keeps holding.
+ */
+export function anchorSdp(text: string, host: string, port: number): string {
+  const sdp = parseSdp(text);
+  const ipVer = host.includes(':') ? 6 : 4;
+  const sessionHold = sdp.connection?.ip === '0.0.0.0';
+  if (sdp.connection !== undefined) sdp.connection = { version: ipVer, ip: sessionHold ? '0.0.0.0' : host };
+  if (sdp.origin !== undefined) sdp.origin = { ...sdp.origin, ipVer, address: host };
+  let anchored = false;
+  for (const m of sdp.media) {
+    if (m.type !== 'audio' || m.port === 0 || anchored) {
+      m.port = 0;
+      continue;
+    }
+    anchored = true;
+    const hold = (m.connection?.ip ?? sdp.connection?.ip) === '0.0.0.0';
+    m.port = port;
+    if (m.connection !== undefined || sdp.connection === undefined) m.connection = { version: ipVer, ip: hold ? '0.0.0.0' : host };
+    if (m.rtcp !== undefined) m.rtcp = { port: port + 1, netType: 'IN', ipVer, address: host };
+    delete m.candidates;
+    delete m.iceUfrag;
+    delete m.icePwd;
+    delete m.endOfCandidates;
+    delete m.rtcpMux;
+  }
+  delete sdp.iceUfrag;
+  delete sdp.icePwd;
+  return sdpTransform.write(sdp);
+}
