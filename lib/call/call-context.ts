@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SipRequest } from '../sip/message/message.js';
 import type { UserAgent } from '../sip/user-agent.js';
 import type { SessionDescriptionHandler } from './session-description-handler.js';
 import type { Side, TrunkPeers } from './trunk-peers.js';
@@ -14,6 +15,8 @@ export interface CallObserver {
   onCallStart?(call: Call): void;
   onCallAnswered?(call: Call): void;
   onCallEnd?(call: Call, reason: string): void;
+  /** An INFO inside the call's dialog from `side` (DTMF via SIP INFO). */
+  onInfo?(call: Call, side: Side, req: SipRequest): void;
 }
 
 /** The services every Call uses; one instance per B2BUA. */

@@ -66,6 +66,7 @@ export class DialogRelay {
         this.relay(side, tx, req, true);
         return;
       default:
+        if (req.method === 'INFO') this.ctx.observer.onInfo?.(this.call, side, req);
         this.relay(side, tx, req, false);
     }
   }

@@ -39,9 +39,13 @@ export class SpoolWriter {
     return path.join(this.dir, `${this.leg}.index`);
   }
 
+  /** Opens both files; packets appended meanwhile are kept and written once they are open. */
   async open(): Promise<void> {
-    this.payloadFile = await open(this.payloadPath, 'a');
-    this.indexFile = await open(this.indexPath, 'a');
+    this.chain = this.chain.then(async () => {
+      this.payloadFile = await open(this.payloadPath, 'a');
+      this.indexFile = await open(this.indexPath, 'a');
+    });
+    await this.chain;
   }
 
   /** Copies one packet's payload and index record into the batch (RTP header already parsed by the caller). */
@@ -76,13 +80,11 @@ export class SpoolWriter {
     this.index = Buffer.allocUnsafe(INDEX_BATCH * RECORD_BYTES);
     this.payloadUsed = 0;
     this.indexUsed = 0;
-    const payloadFile = this.payloadFile;
-    const indexFile = this.indexFile;
-    if (payloadFile === undefined || indexFile === undefined) return;
     this.chain = this.chain
       .then(async () => {
-        await writeFully(payloadFile, payload);
-        await writeFully(indexFile, index);
+        if (this.payloadFile === undefined || this.indexFile === undefined) throw new Error(`spool ${this.leg} is not open`);
+        await writeFully(this.payloadFile, payload);
+        await writeFully(this.indexFile, index);
       })
       .catch((err: unknown) => {
         this.error ??= err instanceof Error ? err : new Error(String(err));

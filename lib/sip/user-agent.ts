@@ -14,8 +14,7 @@ import {
   type TimerConfig,
   type TransactionUser,
 } from './transaction/index.js';
-import type { Address, Inbound, TransportProtocol } from './transport/transport.js';
-import type { TransportManager } from './transport/transport-manager.js';
+import type { Address, Inbound, MessageSender, TransportProtocol } from './transport/transport.js';
 
 /** What the application above the UA core receives. */
 export interface UserAgentDelegate {
@@ -29,8 +28,13 @@ export interface UserAgentDelegate {
   onStrayResponse(inbound: Inbound): void;
 }
 
+/** What the UA needs of the transports: sending, and its own addresses for Via and Contact. */
+export interface SipTransport extends MessageSender {
+  localAddress(protocol: TransportProtocol): Address | undefined;
+}
+
 export interface UserAgentOptions {
-  transports: TransportManager;
+  transports: SipTransport;
   clock: Clock;
   logger: Logger;
   delegate: UserAgentDelegate;
@@ -84,7 +88,14 @@ export class UserAgent implements TransactionUser {
       answerable ? 'malformed request answered' : 'malformed message dropped',
     );
     if (!answerable || partial === undefined) return;
-    const res = createResponse(partial, error.status, REASON[error.status], this.newTag());
+    // A To that cannot be parsed is echoed as it came, without a tag appended to it.
+    let toParses = true;
+    try {
+      partial.to;
+    } catch {
+      toParses = false;
+    }
+    const res = createResponse(partial, error.status, REASON[error.status], toParses ? this.newTag() : undefined);
     res.set('Warning', `399 callrec "${error.reason.replace(/["\\]/g, "'").slice(0, 200)}"`);
     this.options.transports.send(res, source);
   }

@@ -17,7 +17,7 @@ import readline from 'node:readline';
 import { stringify } from 'yaml';
 import { CALLREC_BIN, REPO_ROOT, makeTempDir, removeTempDir } from './paths.js';
 import { freePort, freePortRange } from './ports.js';
-import { type ExitInfo, exitOf, terminate, trackChild } from './processes.js';
+import { type ExitInfo, cleanChildEnv, exitOf, nodeCommand, terminate, trackChild } from './processes.js';
 
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
@@ -179,9 +179,10 @@ export async function startCallrec(options: StartCallrecOptions): Promise<Callre
 
   const echo = options.echo ?? process.env['CALLREC_ECHO'] === '1';
   const keepLogs = options.keepLogs ?? true;
-  const child = spawn(process.execPath, [CALLREC_BIN, 'serve', '--config', configPath], {
+  const run = nodeCommand([CALLREC_BIN, 'serve', '--config', configPath]);
+  const child = spawn(run.command, run.args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    env: cleanChildEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);

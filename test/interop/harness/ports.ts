@@ -89,7 +89,9 @@ export async function freePortRange(
   protocol: PortProtocol = 'udp',
   align = 2,
 ): Promise<number> {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`bad port count ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > HIGHEST - LOWEST) {
+    throw new RangeError(`bad port count ${count} (at most ${HIGHEST - LOWEST})`);
+  }
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = randomBase(count, align);
     let clash = false;
@@ -100,10 +102,14 @@ export async function freePortRange(
       }
     }
     if (clash) continue;
-    const held: Held[] = [];
+    // One port at a time, released at once: large media ranges would
+    // otherwise hold thousands of descriptors.
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await bindAll(p, protocol, held);
-    await Promise.all(held.map((h) => h.close()));
+    for (let p = base; p < base + count && ok; p++) {
+      const held: Held[] = [];
+      ok = await bindAll(p, protocol, held);
+      await Promise.all(held.map((h) => h.close()));
+    }
     if (!ok) continue;
     for (let p = base; p < base + count; p++) handedOut.add(p);
     return base;

@@ -56,3 +56,28 @@ export async function terminate(child: ChildProcess, graceMs = 5000): Promise<Ex
     clearTimeout(timer);
   }
 }
+
+/**
+ * The environment for a child process without what tap injects into test
+ * processes (NODE_OPTIONS with its loaders, TAP_*, _TAPJS_*, TS_NODE_*):
+ * a callrec started from a test must run as it runs in production.
+ */
+export function cleanChildEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key === 'NODE_OPTIONS' || key === 'TAP' || /^(TAP_|_TAPJS_|TS_NODE_)/.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Command and arguments that run `node <args>` free of tap's hooks. Under
+ * tap, @tapjs/processinfo wraps every spawn and puts its loader into
+ * NODE_OPTIONS whatever env is passed (and that loader cannot load the
+ * extensionless ESM bin/callrec); `env -u NODE_OPTIONS` drops it again
+ * right before node starts. `env` execs node, so the child's pid is node's.
+ */
+export function nodeCommand(args: string[]): { command: string; args: string[] } {
+  return { command: 'env', args: ['-u', 'NODE_OPTIONS', process.execPath, ...args] };
+}

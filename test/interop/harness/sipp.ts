@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, onPath, removeTempDir, sippScenario } from './paths.js';
 import { freePort, freePortRange, waitForPortBound } from './ports.js';
-import { type ExitInfo, exitOf, terminate, trackChild } from './processes.js';
+import { type ExitInfo, cleanChildEnv, exitOf, terminate, trackChild } from './processes.js';
 
 export type SippTransport = 'udp' | 'tcp';
 
@@ -254,7 +254,7 @@ async function launch(options: SippOptions, defaultTimeout: number | undefined):
   const command = `sipp ${args.join(' ')}`;
 
   const echo = options.echo ?? process.env['SIPP_ECHO'] === '1';
-  const child = spawn('sipp', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sipp', args, { cwd, env: cleanChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let stdout = '';
   let stderr = '';

@@ -1,0 +1,120 @@
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { looksLikeRtcp, rtpPayloadEnd, rtpPayloadOffset } from '../media/rtp-header.js';
+import { FLAG } from './spool-format.js';
+import { SpoolWriter } from './spool-writer.js';
+
+export type Leg = 'caller' | 'callee';
+export type ChannelMode = 'caller' | 'callee' | 'both-stereo' | 'both-separate';
+
+/** What is known of a recording when it starts; kept in the spool as meta.json for crash recovery. */
+export interface RecordingFacts {
+  key: string;
+  /** Wall-clock ms of the recording's time origin (both legs are aligned to it). */
+  originMs: number;
+  direction: 'inbound' | 'outbound';
+  caller: { number: string; name: string | undefined };
+  callee: { number: string; name: string | undefined };
+  callIds: { caller: string; callee: string };
+  profile: string;
+  channels: ChannelMode;
+  /** Audio codec as negotiated (PCMA, PCMU, G722, ...) and its payload type; may be filled in at answer. */
+  codec: string | undefined;
+  payloadType: number | undefined;
+  telephoneEventPayloadType: number | undefined;
+  /** Where the finished files go (already expanded from the target's template). */
+  outputDir: string;
+  baseName: string;
+}
+
+/** Why and when a recording ended (stop reason of the metadata, SPEC E1). */
+export interface RecordingStop {
+  reason: string;
+  atMs: number;
+  answeredAtMs?: number | undefined;
+}
+
+/** Flush spool batches at least this often, so a crash loses at most this much audio. */
+export const SPOOL_FLUSH_MS = 1000;
+
+/**
+ * The spool of one recording: a folder with `caller.payload/.index`,
+ * `callee.payload/.index` and `meta.json`. It takes RTP packets per leg
+ * (parsing only the header, in place) and appends them in batches; it knows
+ * nothing of SIP. `stop()` closes the spool and leaves it for finalization.
+ */
+export class RecordingSession {
+  private readonly writers: Record<Leg, SpoolWriter>;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  garbage = 0;
+
+  constructor(readonly dir: string, readonly facts: RecordingFacts) {
+    this.writers = { caller: new SpoolWriter(dir, 'caller'), callee: new SpoolWriter(dir, 'callee') };
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  packets(leg: Leg): number {
+    return this.writers[leg].packets;
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await this.writeMeta(undefined);
+    await this.writers.caller.open();
+    await this.writers.callee.open();
+    this.flushTimer = setInterval(() => {
+      this.writers.caller.flush();
+      this.writers.callee.flush();
+    }, SPOOL_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  /** Hot path: one RTP packet of a leg. Garbage and RTCP are counted and dropped. */
+  onRtp(leg: Leg, packet: Buffer, arrivalMs: number): void {
+    if (this.stopped) return;
+    const start = rtpPayloadOffset(packet);
+    if (start < 0 || looksLikeRtcp(packet)) {
+      this.garbage++;
+      return;
+    }
+    const end = rtpPayloadEnd(packet, start);
+    if (end < 0) {
+      this.garbage++;
+      return;
+    }
+    const pt = packet[1]! & 0x7f;
+    const flags = pt === this.facts.telephoneEventPayloadType ? FLAG.event : 0;
+    this.writers[leg].append(packet, start, end, arrivalMs, flags);
+  }
+
+  /** Updates what became known after start (codec at answer). */
+  async update(patch: Partial<RecordingFacts>): Promise<void> {
+    Object.assign(this.facts, patch);
+    if (!this.stopped) await this.writeMeta(undefined);
+  }
+
+  /** Closes the spool; the stop is recorded in meta.json. Idempotent. */
+  async stop(stop: RecordingStop): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
+    await Promise.all([this.writers.caller.close(), this.writers.callee.close()]);
+    await this.writeMeta(stop);
+  }
+
+  /** Write errors of the spool (disk full ...), if any. */
+  get errors(): Error[] {
+    return [this.writers.caller.error, this.writers.callee.error].filter((e): e is Error => e !== undefined);
+  }
+
+  private async writeMeta(stop: RecordingStop | undefined): Promise<void> {
+    const file = path.join(this.dir, 'meta.json');
+    const tmp = `${file}.tmp`;
+    await writeFile(tmp, JSON.stringify({ facts: this.facts, stop: stop ?? null }, null, 1));
+    await rename(tmp, file);
+  }
+}
