@@ -17,6 +17,8 @@ export interface StreamConnectionEvents {
 export class StreamConnection {
   private readonly framer = new StreamFramer();
   private closed = false;
+  /** Error callbacks of writes not yet flushed: a failed connect or TLS handshake reaches them. */
+  private readonly pendingWrites = new Set<(err: Error) => void>();
 
   constructor(
     readonly socket: Socket,
@@ -31,6 +33,7 @@ export class StreamConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.logger.warn({ event: 'sip.transport-error', peer: remote, err: err.message }, 'connection error');
+      this.failPending(err);
     });
     socket.on('close', () => this.close());
   }
@@ -53,14 +56,24 @@ export class StreamConnection {
       onError?.(new Error(`connection to ${this.remote.host}:${this.remote.port} is closed`));
       return;
     }
+    const fail = (err: Error): void => onError?.(err);
+    this.pendingWrites.add(fail);
     this.socket.write(data, (err) => {
-      if (err) onError?.(err);
+      if (!this.pendingWrites.delete(fail)) return;
+      if (err) fail(err);
     });
+  }
+
+  private failPending(err: Error): void {
+    const handlers = [...this.pendingWrites];
+    this.pendingWrites.clear();
+    for (const h of handlers) h(err);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.failPending(new Error(`connection to ${this.remote.host}:${this.remote.port} closed`));
     this.socket.destroy();
     this.events.onClose(this);
   }
