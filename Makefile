@@ -57,3 +57,10 @@ bench-cps: install build
 
 clean:
 	rm -rf dist .tap
+
+# make bench-media  install, build, media benchmark: N concurrent calls with
+#                   G.711 RTP both ways through callrec (bench/media; needs gcc).
+#                   Quick run: BENCH_N=10,100 BENCH_REPEAT=1 BENCH_SECONDS=5 make bench-media
+.PHONY: bench-media
+bench-media: install build
+	node bench/media/run.mjs

@@ -24,7 +24,7 @@
  *
  * Environment:
  *   TEST_TIMEOUT        seconds per test file (default 300)
- *   TEST_TOTAL_TIMEOUT  seconds for the whole run (default 3300); on expiry tap is killed
+ *   TEST_TOTAL_TIMEOUT  seconds for the whole run (default 3000); on expiry tap is killed
  *   TEST_JOBS           parallel unit-test files (default: number of CPUs)
  */
 import { spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ const DIST_TEST = path.join(ROOT, 'dist', 'test');
 const TAP_BIN = path.join(ROOT, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
 
 const perFileTimeout = Number(process.env.TEST_TIMEOUT ?? 300);
-const totalTimeout = Number(process.env.TEST_TOTAL_TIMEOUT ?? 3300);
+const totalTimeout = Number(process.env.TEST_TOTAL_TIMEOUT ?? 3000);
 const jobs = Number(process.env.TEST_JOBS ?? Math.max(1, os.cpus().length));
 const filters = process.argv.slice(2);
 const startedAt = Date.now();

@@ -52,7 +52,14 @@ const callMs = Number(env.BENCH_CALL_MS ?? 1000);
 const transport = env.BENCH_TRANSPORT === 'tcp' ? 'tcp' : 'udp';
 const direct = env.BENCH_DIRECT === '1';
 const UAC = path.join(HERE, 'uac-cps.xml');
-const UAS = path.join(HERE, 'uas-cps.xml');
+const UAS = (() => {
+  const file = path.join(HERE, 'uas-cps.xml');
+  if (transport !== 'tcp') return file;
+  // Over TCP: the same scenario without its timewait (see the comment in it).
+  const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cps-')), 'uas-cps-tcp.xml');
+  fs.writeFileSync(copy, fs.readFileSync(file, 'utf8').replace(/<timewait[^>]*>/, ''));
+  return copy;
+})();
 /** A step counts as sustained when SIPp reached this share of the target rate. */
 const RATE_TOLERANCE = 0.9;
 
@@ -104,7 +111,7 @@ const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 function sippVersion() {
   try {
     const out = execFileSync('sipp', ['-v'], { encoding: 'utf8' });
-    return /SIPp v[^\s]+/.exec(out)?.[0] ?? 'unknown';
+    return /SIPp v[^\s]+/.exec(out)?.[0]?.replace(/\.$/, '') ?? 'unknown';
   } catch (err) {
     return /SIPp v[^\s]+/.exec(String(err?.stdout ?? ''))?.[0] ?? 'unknown';
   }
@@ -119,11 +126,14 @@ async function runStep(rate, ctx) {
   const limit = Math.ceil(rate * (callMs / 1000) * 2) + 20;
   const quietLogs = ['-ringbuffer_files', '1', '-ringbuffer_size', '20000000'];
 
+  // The UAS ends by itself after `calls` calls (-m): through a B2BUA the UAC
+  // can finish while the last BYEs are still on their way to the UAS.
   const uas = await startSipp({
     scenario: UAS,
     localPort: ctx.providerPort,
     mediaPort: ctx.uasMediaPort,
     transport,
+    calls,
     traceMsg: false,
     extraArgs: [...quietLogs, ...(transport === 'tcp' ? ['-max_socket', '10000'] : [])],
   });
@@ -152,6 +162,7 @@ async function runStep(rate, ctx) {
   const cpuUac0 = cpuSeconds(uac.pid);
   let cpuUacLast = cpuUac0;
   let cpuCallrecLast = cpu0.callrec;
+  let cpuUasLast = cpu0.uas;
   const sampler = setInterval(() => {
     if (pids.callrec) {
       const r = rssMiB(pids.callrec);
@@ -161,13 +172,26 @@ async function runStep(rate, ctx) {
     }
     const u = cpuSeconds(uac.pid);
     if (Number.isFinite(u)) cpuUacLast = u;
+    const v = cpuSeconds(uas.pid);
+    if (Number.isFinite(v)) cpuUasLast = v;
   }, 200);
   const uacResult = await uac.done;
   const elapsed = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  // SIPp may be gone by now: then the last sample (200 ms old at most) counts.
+  const uasCpuNow = () => {
+    const v = cpuSeconds(uas.pid);
+    return Number.isFinite(v) ? v : cpuUasLast;
+  };
+  let cpuUas = uasCpuNow();
+  const drained = await Promise.race([
+    uas.done.then(() => true),
+    new Promise((r) => setTimeout(() => r(false), 15000 + callMs)),
+  ]);
+  if (!drained) cpuUas = uasCpuNow();
+  // After the drain, so that the last BYEs callrec relayed are counted too.
   const cpuCallrec = pids.callrec ? cpuSeconds(pids.callrec) : Number.NaN;
-  const cpuUas = cpuSeconds(uas.pid);
-  const uasResult = await uas.stop();
+  const uasResult = drained ? await uas.done : await uas.stop();
 
   const successful = Math.max(0, uacResult.successful);
   const failed = Math.max(0, uacResult.failed);
@@ -179,6 +203,7 @@ async function runStep(rate, ctx) {
   if (uacResult.exitCode !== 0) problems.push(`UAC exit code ${uacResult.exitCode}`);
   if (failed > 0) problems.push(`${failed} failed calls (UAC)`);
   if (uasResult.failed > 0) problems.push(`${uasResult.failed} failed calls (UAS)`);
+  if (!drained) problems.push(`UAS still had calls 15 s after the UAC finished (${uasResult.successful} completed)`);
   if (successful < calls) problems.push(`${successful}/${calls} calls succeeded`);
   if (achieved < rate * RATE_TOLERANCE) problems.push(`rate ${achieved.toFixed(1)}/s < ${RATE_TOLERANCE * 100}% of ${rate}/s`);
   if (ctx.callrecExit) problems.push(`callrec exited (code ${ctx.callrecExit.code}, signal ${ctx.callrecExit.signal})`);
@@ -220,12 +245,18 @@ async function runRepeat(index) {
     const maxRate = Math.max(...rates);
     // Two legs with RTP and RTCP ports each, for every call SIPp may hold.
     const mediaPorts = Math.min(20000, Math.max(2000, Math.ceil(maxRate * (callMs / 1000) * 2 + 20) * 4 * 2));
-    ctx.callrec = await startCallrec({
-      pbx: { port: ctx.pbxPort, transport },
-      provider: { port: ctx.providerPort, transport },
-      keepLogs: false,
-      mediaPorts,
-    });
+    try {
+      ctx.callrec = await startCallrec({
+        pbx: { port: ctx.pbxPort, transport },
+        provider: { port: ctx.providerPort, transport },
+        keepLogs: false,
+        mediaPorts,
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stdout.write(`repeat ${index + 1}/${repeats}: callrec did not start: ${message}\n`);
+      return { repeat: index + 1, error: message.split('\n').slice(0, 8).join('\n'), steps: [] };
+    }
     void ctx.callrec.exited.then((info) => {
       ctx.callrecExit = info;
     });

@@ -3,6 +3,15 @@ import type { ConnectionOptions } from 'node:tls';
 import { B2bua } from '../call/b2bua.js';
 import { TrunkPeers, type Side } from '../call/trunk-peers.js';
 import { AnchoredMedia } from '../call/anchored-media.js';
+import { CallRecorder } from '../call/call-recorder.js';
+import { MediaWatchdog } from '../call/media-watchdog.js';
+import { ControlServer } from '../control/control-server.js';
+import { buildStatus } from './recorder-status.js';
+import { Finalizer } from '../recording/finalize.js';
+import { loadOrCreateKeystore } from '../keys/keystore.js';
+import { RecordingLog } from '../store/recording-log.js';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { PortPool } from '../media/port-pool.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
 import type { Config, PeerConfig } from '../config/index.js';
@@ -21,18 +30,37 @@ export interface RunningRecorder {
   stop(): Promise<void>;
 }
 
+
+
 /** Starts the recorder on a loaded config; resolves once every listener is bound. */
 export async function startRecorder(config: Config, logger: Logger = createLogger()): Promise<RunningRecorder> {
+  const startedAt = Date.now();
+  mkdirSync(config.data.dir, { recursive: true });
+  // E4: the installation's key; a damaged keystore stops the start (never silently a new key).
+  const keystore = await loadOrCreateKeystore(path.join(config.data.dir, 'keys'), config.instance);
+  logger.info({
+    event: keystore.created ? 'certificate.created' : 'certificate.loaded', sha256: keystore.certificateSha256,
+    subject: keystore.subjectCn, notAfter: keystore.notAfter.toISOString(), certificate: keystore.certificatePem,
+  }, 'verification certificate');
+  for (const w of keystore.warnings) logger.warn({ event: 'certificate.warning' }, w);
+  const log = RecordingLog.open(path.join(config.data.dir, 'callrec.db'));
+  log.calls.endUnfinished('recorder restarted', Date.now());
+  log.groups.syncGroups(config.groups.map((g) => ({ id: g.id, members: g.members })), Date.now());
+  const finalizer = new Finalizer({ config, logger, keystore, log });
+  const recovered = await finalizer.recover();
+  if (recovered > 0) logger.warn({ event: 'recording.recovered', spools: recovered }, 'spools of a previous run finalized');
   const peers = new TrunkPeers({
     pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport },
     provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
   });
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
   const media = new AnchoredMedia(pool, config.media.host, logger);
+  const recorder = new CallRecorder(config, media, logger, finalizer.finalizeSession, log);
   const b2bua = new B2bua({
     peers,
     logger,
     sdp: media,
+    observer: recorder,
     credentials: config.provider.auth !== undefined ? { provider: config.provider.auth } : {},
   });
   let ua: UserAgent | undefined;
@@ -56,6 +84,19 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
     );
     registration.start();
   }
+  const watchdog = new MediaWatchdog(() => b2bua.activeCalls, media, config.media.timeout, config.media.holdTimeout, logger);
+  watchdog.start();
+  const control = new ControlServer(config.control.socket, {
+    status: () => buildStatus({
+      config, b2bua, media, recorder, startedAt,
+      recordingsToday: () => log.recordingsSince(startOfToday()),
+      chainHead: () => log.chainHead().baseName,
+      certificateSha256: keystore.certificateSha256,
+      backlog: () => log.uploads.backlog().map((b) => ({ target: b.target, pending: b.pending, oldest: b.oldest !== null ? new Date(b.oldest).toISOString() : null })),
+      groups: () => config.groups.map((g) => ({ id: g.id, activeMembers: log.groups.activeMembers(g.id) })),
+    }),
+  }, logger);
+  await control.start();
   logger.info({ event: 'ready', version: VERSION, instance: config.instance, listen: transports.addresses }, 'callrec ready');
   const started = ua;
   return {
@@ -63,8 +104,13 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
     b2bua,
     transports,
     async stop() {
+      watchdog.close();
       b2bua.close();
       registration?.close();
+      await recorder.close();
+      await finalizer.drain();
+      await control.close();
+      log.close();
       // Let the BYEs and the un-REGISTER leave before the sockets close.
       await new Promise((r) => setTimeout(r, 300));
       started.close();
@@ -83,4 +129,10 @@ function tlsOptionsFor(destination: Address, config: Config, peers: TrunkPeers):
     ...(tls?.ca !== undefined ? { ca: readFileSync(tls.ca) } : {}),
     ...(peer !== undefined ? { servername: bareHost(peer.host) } : {}),
   };
+}
+
+function startOfToday(): number {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
 }

@@ -16,15 +16,15 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { stringify } from 'yaml';
 import { CALLREC_BIN, REPO_ROOT, makeTempDir, removeTempDir } from './paths.js';
-import { freePort, freePortRange } from './ports.js';
-import { type ExitInfo, cleanChildEnv, exitOf, nodeCommand, terminate, trackChild } from './processes.js';
+import { freePort, freePortRange, releasePorts } from './ports.js';
+import { type ExitInfo, cleanChildEnv, closeOf, nodeCommand, terminate, trackChild } from './processes.js';
 
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 /** One parsed stdout line of callrec (pino JSON; `unparsed` for anything else). */
 export interface LogLine {
   level?: number;
-  time?: number;
+  time?: number | string;
   msg?: string;
   event?: string;
   unparsed?: boolean;
@@ -76,7 +76,7 @@ export interface CallrecInstance {
   readonly lineCount: () => number;
   /** Resolves with the first log line (already seen or future) that matches. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-  /** Resolves when callrec exits by itself or by stop(). */
+  /** Resolves when callrec has exited (by itself or by stop()) and its output is read. */
   readonly exited: Promise<ExitInfo>;
   /** SIGTERM, SIGKILL after 5 s. Idempotent. */
   stop(): Promise<ExitInfo>;
@@ -186,7 +186,9 @@ export async function startCallrec(options: StartCallrecOptions): Promise<Callre
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);
-  const exited = exitOf(child);
+  // 'close' comes after 'exit' once stdout and stderr are drained: only then
+  // are the logs complete.
+  const exited = closeOf(child);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
 
   const logs: LogLine[] = [];
@@ -265,7 +267,12 @@ export async function startCallrec(options: StartCallrecOptions): Promise<Callre
 
   let stopping: Promise<ExitInfo> | undefined;
   const stop = (): Promise<ExitInfo> => {
-    stopping ??= terminate(child, 5000);
+    stopping ??= terminate(child, 5000).then(async () => {
+      const info = await exited;
+      releasePorts(sipPort);
+      releasePorts(mediaMin, mediaCount);
+      return info;
+    });
     return stopping;
   };
 

@@ -1,12 +1,14 @@
 /**
  * Free local ports for interop tests (callrec, SIPp, media ranges).
  *
- * Ports are picked at random below the kernel's ephemeral range, so that
- * outgoing connections (which get ephemeral source ports) never land on a
- * port handed out here but not yet bound by the child that will use it. A
- * candidate is accepted only when it can be bound on 127.0.0.1 for every
- * protocol asked for; it is then released and remembered, so concurrent
- * allocations in one test process never return the same number twice.
+ * Ports come from below the kernel's ephemeral range, so that outgoing
+ * connections (which get ephemeral source ports) never land on a port handed
+ * out here but not yet bound by the child that will use it: single ports and
+ * small blocks from 10000-19999, large ranges (callrec's media ports) from
+ * 20000 up to the ephemeral range. A candidate is accepted only when it can
+ * be bound on 127.0.0.1 for every protocol asked for; it is then released
+ * and remembered until releasePorts(), so concurrent allocations in one test
+ * process never return the same number twice.
  */
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -16,7 +18,7 @@ export type PortProtocol = 'udp' | 'tcp' | 'both';
 
 const HOST = '127.0.0.1';
 const LOWEST = 10000;
-/** Ports handed out by this process; never handed out again. */
+/** Ports handed out by this process and not released. */
 const handedOut = new Set<number>();
 
 /** Lowest port of the kernel's ephemeral range (32768 on Linux by default). */
@@ -74,47 +76,73 @@ async function bindAll(port: number, protocol: PortProtocol, held: Held[]): Prom
   return true;
 }
 
-function randomBase(count: number, align: number): number {
-  const span = HIGHEST - LOWEST - count;
-  const base = LOWEST + Math.floor(Math.random() * span);
-  return base - (base % align);
+/** Single ports and small blocks come from the low region, big ranges (media) from the high one. */
+const SMALL_MAX = 16;
+const SPLIT = 20000;
+
+function region(count: number): { low: number; high: number } {
+  return count <= SMALL_MAX ? { low: LOWEST, high: SPLIT - 1 } : { low: SPLIT, high: HIGHEST };
 }
+
+const alignUp = (n: number, align: number): number => Math.ceil(n / align) * align;
 
 /**
  * `count` consecutive ports, each free for `protocol` on 127.0.0.1. The
  * first port is even when `align` is 2 (RTP on even, RTCP on odd ports).
+ * The scan starts at a random place of its region and moves past ports
+ * that are taken (handed out here or bound by anyone).
  */
 export async function freePortRange(
   count: number,
   protocol: PortProtocol = 'udp',
   align = 2,
 ): Promise<number> {
-  if (!Number.isInteger(count) || count < 1 || count > HIGHEST - LOWEST) {
-    throw new RangeError(`bad port count ${count} (at most ${HIGHEST - LOWEST})`);
+  const { low, high } = region(count);
+  const lowest = alignUp(low, align);
+  const lastBase = high - count + 1;
+  if (!Number.isInteger(count) || count < 1 || lastBase < lowest) {
+    throw new RangeError(`bad port count ${count} (at most ${high - lowest + 1} here)`);
   }
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = randomBase(count, align);
-    let clash = false;
+  let base = alignUp(lowest + Math.floor(Math.random() * (lastBase - lowest + 1)), align);
+  let scanned = 0;
+  const budget = high - low + 1;
+  while (scanned <= budget) {
+    if (base > lastBase) base = lowest;
+    // First port of the candidate that is already handed out, if any.
+    let taken = -1;
     for (let p = base; p < base + count; p++) {
       if (handedOut.has(p)) {
-        clash = true;
+        taken = p;
         break;
       }
     }
-    if (clash) continue;
-    // One port at a time, released at once: large media ranges would
-    // otherwise hold thousands of descriptors.
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) {
-      const held: Held[] = [];
-      ok = await bindAll(p, protocol, held);
-      await Promise.all(held.map((h) => h.close()));
+    if (taken < 0) {
+      // Reserve before the first await, so concurrent callers skip these ports.
+      for (let p = base; p < base + count; p++) handedOut.add(p);
+      // One port at a time, released at once: large media ranges would
+      // otherwise hold thousands of descriptors.
+      for (let p = base; p < base + count; p++) {
+        const held: Held[] = [];
+        const ok = await bindAll(p, protocol, held);
+        await Promise.all(held.map((h) => h.close()));
+        if (!ok) {
+          taken = p;
+          break;
+        }
+      }
+      if (taken < 0) return base;
+      for (let p = base; p < base + count; p++) handedOut.delete(p);
     }
-    if (!ok) continue;
-    for (let p = base; p < base + count; p++) handedOut.add(p);
-    return base;
+    const next = alignUp(taken + 1, align);
+    scanned += next - base;
+    base = next;
   }
   throw new Error(`no ${count} consecutive free ${protocol} ports found on ${HOST}`);
+}
+
+/** Gives ports back for later allocations (after the child using them has exited). */
+export function releasePorts(base: number, count = 1): void {
+  for (let p = base; p < base + count; p++) handedOut.delete(p);
 }
 
 /** One port free on 127.0.0.1 for `protocol` ('both': UDP and TCP on the same number). */
@@ -123,12 +151,13 @@ export function freePort(protocol: PortProtocol = 'both'): Promise<number> {
 }
 
 /**
- * Sockets bound to `port` according to /proc/net (Linux): UDP sockets, or
- * TCP sockets in LISTEN state. null when /proc/net is not readable.
+ * Inodes of the sockets bound to `port` according to /proc/net (Linux): UDP
+ * sockets, or TCP sockets in LISTEN state. null when /proc/net is not readable.
  */
-function procNetBound(port: number, protocol: 'udp' | 'tcp'): boolean | null {
+function procNetInodes(port: number, protocol: 'udp' | 'tcp'): Set<string> | null {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  let any = false;
+  let readable = false;
+  const inodes = new Set<string>();
   for (const file of [`/proc/net/${protocol}`, `/proc/net/${protocol}6`]) {
     let text: string;
     try {
@@ -136,41 +165,69 @@ function procNetBound(port: number, protocol: 'udp' | 'tcp'): boolean | null {
     } catch {
       continue;
     }
-    any = true;
+    readable = true;
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       const local = cols[1];
       const state = cols[3];
-      if (!local || !local.endsWith(`:${hexPort}`)) continue;
-      if (protocol === 'udp' || state === '0A') return true;
+      const inode = cols[9];
+      if (!local || !inode || !local.endsWith(`:${hexPort}`)) continue;
+      if (protocol === 'udp' || state === '0A') inodes.add(inode);
     }
   }
-  return any ? false : null;
+  return readable ? inodes : null;
 }
 
-/**
- * True once something has bound `port` for `protocol`. Reads /proc/net, so
- * it never holds the port itself (a probe bind could make the child's own
- * bind fail); elsewhere it falls back to a probe bind on 127.0.0.1.
- */
-export async function isPortBound(port: number, protocol: 'udp' | 'tcp'): Promise<boolean> {
-  const fromProc = procNetBound(port, protocol);
-  if (fromProc !== null) return fromProc;
-  const held = protocol === 'udp' ? await bindUdp(port) : await bindTcp(port);
-  if (!held) return true;
-  await held.close();
+/** True when process `pid` holds one of the socket `inodes`; null when /proc/<pid>/fd is unreadable. */
+function processHoldsSocket(pid: number, inodes: Set<string>): boolean | null {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1] ?? '')) return true;
+    } catch {
+      // fd closed meanwhile
+    }
+  }
   return false;
 }
 
-/** Polls until `port` is bound (by a child process) or the timeout passes. */
+/**
+ * True once `port` is bound for `protocol` (by process `pid` when given).
+ * Reads /proc, so it never holds the port itself (a probe bind could make
+ * the child's own bind fail); elsewhere it falls back to a probe bind on
+ * 127.0.0.1, which cannot tell who holds the port.
+ */
+export async function isPortBound(port: number, protocol: 'udp' | 'tcp', pid?: number): Promise<boolean> {
+  const inodes = procNetInodes(port, protocol);
+  if (inodes !== null) {
+    if (inodes.size === 0) return false;
+    if (pid === undefined) return true;
+    const held = processHoldsSocket(pid, inodes);
+    if (held !== null) return held;
+    return true;
+  }
+  const probe = protocol === 'udp' ? await bindUdp(port) : await bindTcp(port);
+  if (!probe) return true;
+  await probe.close();
+  return false;
+}
+
+/** Polls until `port` is bound (by process `pid` when given) or the timeout passes. */
 export async function waitForPortBound(
   port: number,
   protocol: 'udp' | 'tcp',
   timeoutMs = 5000,
+  pid?: number,
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await isPortBound(port, protocol)) return true;
+    if (await isPortBound(port, protocol, pid)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }

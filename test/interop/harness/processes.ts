@@ -42,6 +42,19 @@ export function exitOf(child: ChildProcess): Promise<ExitInfo> {
 }
 
 /**
+ * Resolves when `child` has exited and its stdio streams are closed, i.e.
+ * all of its output has been read.
+ */
+export function closeOf(child: ChildProcess): Promise<ExitInfo> {
+  if ((child.exitCode !== null || child.signalCode !== null) && child.stdout?.readableEnded !== false) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => {
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
+  });
+}
+
+/**
  * SIGTERM, and SIGKILL when the child is still there after `graceMs`.
  * Resolves with how it ended. Idempotent.
  */

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, onPath, removeTempDir, sippScenario } from './paths.js';
 import { freePort, freePortRange, waitForPortBound } from './ports.js';
-import { type ExitInfo, cleanChildEnv, exitOf, terminate, trackChild } from './processes.js';
+import { type ExitInfo, cleanChildEnv, closeOf, terminate, trackChild } from './processes.js';
 
 export type SippTransport = 'udp' | 'tcp';
 
@@ -297,7 +297,7 @@ async function launch(options: SippOptions, defaultTimeout: number | undefined):
       command,
     };
   };
-  const done = exitOf(child).then(collect);
+  const done = closeOf(child).then(collect);
   let stopping: Promise<SippResult> | undefined;
   const handle: SippProcess = {
     pid: child.pid ?? -1,
@@ -335,10 +335,14 @@ export async function runSipp(options: SippOptions): Promise<SippResult> {
 export async function startSipp(options: SippOptions): Promise<SippProcess> {
   const { handle, cleanup } = await launch(options, undefined);
   void handle.done.then(cleanup, cleanup);
-  const bound = waitForPortBound(handle.localPort, handle.transport, 5000);
+  const bound = waitForPortBound(handle.localPort, handle.transport, 5000, handle.pid);
   const early = handle.done.then((r) => r);
   const first = await Promise.race([bound.then((ok) => ({ ok })), early.then((r) => ({ exited: r }))]);
   if ('exited' in first) {
+    // A short UAC may be done before the first poll; 0 and 1 are results
+    // (all calls / some calls failed), anything else a start failure (254:
+    // a socket could not be bound).
+    if (first.exited.exitCode === 0 || first.exited.exitCode === 1) return handle;
     throw new Error(`SIPp exited before it listened:\n${describeSipp(first.exited)}`);
   }
   if (!first.ok) {

@@ -1,0 +1,196 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config, ProfileConfig } from '../config/index.js';
+import type { SipRequest } from '../sip/message/message.js';
+import type { RecordingLog } from '../store/recording-log.js';
+import { RecordingSession, type Leg, type RecordingFacts } from '../recording/recording-session.js';
+import { expandTemplate, recordingBaseName } from '../recording/naming.js';
+import { CallMedia, type AnchoredMedia } from './anchored-media.js';
+import type { CallObserver } from './call-context.js';
+import type { Call } from './call.js';
+import { DtmfStopDetector } from './dtmf-stop-detector.js';
+import type { Side } from './trunk-peers.js';
+
+/** Hands a stopped recording on (assembly, evidence, archive). */
+export type RecordingFinalizer = (session: RecordingSession) => Promise<void>;
+
+interface ActiveRecording {
+  session: RecordingSession;
+  opened: Promise<void>;
+  dtmf: DtmfStopDetector;
+}
+
+/**
+ * Ties calls to recordings: chooses the profile, opens the spool when the
+ * call is set up (or answered, per `recordFrom`), taps the relay, stops on
+ * `*1` (SPEC M5), hangup or timeout, and hands the spool to the finalizer.
+ */
+export class CallRecorder implements CallObserver {
+  private readonly active = new Map<Call, ActiveRecording>();
+  /** Recording state per call for status: on, stopped (by *1), or absent. */
+  private readonly stoppedByKey = new Set<string>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly media: AnchoredMedia,
+    private readonly logger: Logger,
+    private readonly finalize: RecordingFinalizer,
+    private readonly log: RecordingLog | undefined = undefined,
+    private readonly choose: (call: Call) => ProfileConfig | undefined = (call) => firstProfileFor(config, call),
+  ) {}
+
+  recordingState(call: Call): 'on' | 'off' | 'stopped' {
+    if (this.active.has(call)) return 'on';
+    return this.stoppedByKey.has(call.key) ? 'stopped' : 'off';
+  }
+
+  onCallStart(call: Call): void {
+    const profile = this.choose(call);
+    let row: number | undefined;
+    try {
+      row = this.log?.calls.consider({
+      startedAt: call.startedAt, aCallId: call.aCallId, bCallId: call.bCallId, direction: call.direction,
+      caller: call.caller.user, callee: call.callee.user,
+      decision: profile !== undefined ? 'recorded' : 'not-recorded',
+      reason: profile !== undefined ? `profile ${profile.name} records ${profile.direction === 'both' ? 'every' : profile.direction} call` : 'no profile matches',
+      profile: profile?.name ?? null,
+      });
+    } catch (err) {
+      this.logger.error({ event: 'store.error', callId: call.aCallId, err: String(err) }, 'call not logged');
+    }
+    if (row !== undefined) this.logRows.set(call, row);
+    if (profile === undefined) {
+      this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: 'no profile matches' }, 'call not recorded');
+      return;
+    }
+    if (profile.recordFrom === 'setup') this.start(call, profile);
+    else this.pendingProfile.set(call, profile);
+  }
+
+  private readonly pendingProfile = new Map<Call, ProfileConfig>();
+  /** calls_considered row per call (SPEC E7). */
+  private readonly logRows = new Map<Call, number>();
+
+  onCallAnswered(call: Call): void {
+    const profile = this.pendingProfile.get(call);
+    if (profile !== undefined) {
+      this.pendingProfile.delete(call);
+      this.start(call, profile);
+    }
+    const rec = this.active.get(call);
+    const media = this.media.get(call.key);
+    if (rec !== undefined && media !== undefined) {
+      void rec.opened.then(() => rec.session.update(codecFacts(media))).catch(() => {});
+      rec.dtmf.configure(media);
+    }
+  }
+
+  onCallEnd(call: Call, reason: string): void {
+    const row = this.logRows.get(call);
+    if (row !== undefined) {
+      this.logRows.delete(call);
+      try {
+        this.log?.calls.end(row, reason, call.endedAt ?? Date.now());
+      } catch (err) {
+        this.logger.error({ event: 'store.error', err: String(err) }, 'call end not logged');
+      }
+    }
+    this.pendingProfile.delete(call);
+    this.stoppedByKey.delete(call.key);
+    this.stop(call, reason);
+  }
+
+  /** SIP INFO in a dialog: DTMF from the internal party may stop the recording. */
+  onInfo(call: Call, side: Side, req: SipRequest): void {
+    const rec = this.active.get(call);
+    if (rec !== undefined && side === 'pbx' && rec.dtmf.onInfo(req, Date.now())) this.stopByKeys(call, rec);
+  }
+
+  private start(call: Call, profile: ProfileConfig): void {
+    const media = this.media.get(call.key);
+    if (media === undefined) return;
+    const originMs = Date.now();
+    const callerNumber = call.caller.user;
+    const calleeNumber = call.callee.user;
+    const facts: RecordingFacts = {
+      key: call.key,
+      originMs,
+      direction: call.direction,
+      caller: { number: callerNumber, name: call.caller.displayName },
+      callee: { number: calleeNumber, name: call.callee.displayName },
+      callIds: { caller: call.aCallId, callee: call.bCallId },
+      profile: profile.name,
+      channels: profile.channels,
+      ...codecFacts(media),
+      outputDir: expandTemplate(outputTemplate(this.config, profile), originMs),
+      baseName: recordingBaseName(originMs, callerNumber, calleeNumber, call.key.replace(/[^0-9a-z]/gi, '').slice(-6)),
+    };
+    const session = new RecordingSession(path.join(this.config.data.dir, 'spool', call.key), facts);
+    const dtmf = new DtmfStopDetector(this.config.dtmf.stop);
+    dtmf.configure(media);
+    const opened = session.open();
+    const rec: ActiveRecording = { session, opened, dtmf };
+    this.active.set(call, rec);
+    opened.catch((err: unknown) => {
+      this.logger.error({ event: 'recording.error', callId: call.aCallId, err: String(err) }, 'cannot open spool');
+    });
+    const callerIndex = CallMedia.index(call.aSide);
+    media.relay.tap = {
+      onRtp: (from, packet, arrivalMs) => {
+        const leg: Leg = from === callerIndex ? 'caller' : 'callee';
+        session.onRtp(leg, packet, arrivalMs);
+        // SPEC M5: the stop sequence counts from the internal party (the PBX side) only.
+        if (from === 0 && rec.dtmf.onRtp(packet, arrivalMs)) this.stopByKeys(call, rec);
+      },
+    };
+    this.logger.info({ event: 'recording.start', callId: call.aCallId, profile: profile.name, base: facts.baseName }, 'recording started');
+  }
+
+  private stopByKeys(call: Call, rec: ActiveRecording): void {
+    const offset = ((Date.now() - rec.session.facts.originMs) / 1000).toFixed(1);
+    this.stoppedByKey.add(call.key);
+    this.stop(call, `stopped by ${this.config.dtmf.stop} at ${offset} s`);
+  }
+
+  private stop(call: Call, reason: string): void {
+    const rec = this.active.get(call);
+    if (rec === undefined) return;
+    this.active.delete(call);
+    const media = this.media.get(call.key);
+    if (media !== undefined) media.relay.tap = undefined;
+    const answeredAtMs = call.answeredAt;
+    void rec.opened
+      .then(() => rec.session.stop({ reason, atMs: Date.now(), answeredAtMs }))
+      .then(() => {
+        this.logger.info({ event: 'recording.stop', callId: call.aCallId, reason, packets: { caller: rec.session.packets('caller'), callee: rec.session.packets('callee') } }, 'recording stopped');
+        return this.finalize(rec.session);
+      })
+      .catch((err: unknown) => {
+        this.logger.error({ event: 'recording.error', callId: call.aCallId, err: err instanceof Error ? err.stack : String(err) }, 'recording could not be finalized; spool kept');
+      });
+  }
+
+  /** Stops every recording (shutdown) and waits for their spools to close. */
+  async close(): Promise<void> {
+    for (const call of [...this.active.keys()]) this.stop(call, 'recorder shutting down');
+  }
+}
+
+/** Until the policy engine decides: the first profile whose direction fits records the call. */
+function firstProfileFor(config: Config, call: Call): ProfileConfig | undefined {
+  return config.profiles.find((p) => p.direction === 'both' || p.direction === call.direction);
+}
+
+/** The first local target's folder template, else `<data.dir>/recordings/$Y/$M/$D`. */
+function outputTemplate(config: Config, profile: ProfileConfig): string {
+  const local = profile.targets.find((t) => t.type === 'local');
+  return local !== undefined && 'path' in local ? local.path : path.join(config.data.dir, 'recordings', '$Y', '$M', '$D');
+}
+
+function codecFacts(media: CallMedia): Pick<RecordingFacts, 'codec' | 'payloadType' | 'telephoneEventPayloadType' | 'payloadTypes'> {
+  const payloadTypes: Record<string, string> = {};
+  for (const s of [media.streams.pbx, media.streams.provider]) for (const c of s?.codecs ?? []) payloadTypes[String(c.payloadType)] ??= c.name;
+  const codec = media.codec ?? media.streams[media.callerSide]?.codecs.find((c) => c.name !== 'TELEPHONE-EVENT' && c.name !== 'CN');
+  const te = (media.answeredBy !== undefined ? media.streams[media.answeredBy] : media.streams[media.callerSide])?.telephoneEventPayloadType;
+  return { codec: codec?.name, payloadType: codec?.payloadType, telephoneEventPayloadType: te, payloadTypes };
+}

@@ -1,0 +1,421 @@
+import { FLAG, type SpoolRecord } from './spool-format.js';
+import { TimelineSegment } from './timeline-segment.js';
+import type { WavCodec } from './wav-header.js';
+
+/**
+ * Turns one leg's spool records (in arrival order) into the contiguous codec
+ * bytes of that leg from the recording's origin, silence wherever no audio
+ * was received. Sans-I/O: `push()` records, `read()` chunks, `finish()`.
+ * Both legs get the same origin, so position N of one leg is the same
+ * instant as position N of the other.
+ *
+ * Rules (positions in RTP timestamp units, 1 byte each for G.711 and G.722):
+ * - Audio is placed by RTP timestamp within a segment (`TimelineSegment`),
+ *   which starts at the first packet, at an SSRC change, or where the
+ *   timestamp step disagrees with the arrival step by more than `jumpMs`.
+ *   A segment's first packet lands at round((arrival - originMs) * rate / 1000),
+ *   and never onto audio placed before it.
+ * - Duplicates (same SSRC and sequence number, or the same timestamp already
+ *   placed) are dropped. Reordering is repaired within `jitterMs` of media:
+ *   output is final only `jitterMs` behind the furthest audio placed; a packet
+ *   whose place is already final is dropped as late.
+ * - Loss, silence suppression and jitter leave gaps, filled with the codec's
+ *   silence. Comfort noise (PT 13) is silence too; telephone-events and other
+ *   payload types are skipped.
+ * - Drift between the sender's RTP clock and the wall clock is followed by
+ *   re-anchoring (see `TimelineSegment`), so a leg stays within half a
+ *   packet of wall-clock time and two legs within one packet of each other.
+ *
+ * Memory: one window of about 200 K units plus a fixed silence block, however
+ * long the call; no allocation per packet.
+ */
+
+export interface TimelineCodec {
+  /** The leg's audio payload type; others are skipped (PT 13 is comfort noise). */
+  payloadType: number;
+  /** RTP clock rate: 8000 for G.711 and G.722 (RFC 3551 §4.5.2). */
+  clockRate: number;
+  /** Payload bytes per RTP timestamp unit: 1 for G.711 and G.722. */
+  bytesPerTimestampUnit: number;
+  /** Silence: one unit, or a frame of whole units repeated in phase with the timeline. */
+  silence: Buffer;
+}
+
+/**
+ * Silence bytes per codec.
+ * - A-law 0xD5 and µ-law 0xFF are the codes nearest to zero (ITU-T G.711).
+ * - G.722 0xFC: `ffmpeg -f lavfi -i anullsrc=r=16000:cl=mono -t 0.02 -c:a g722
+ *   -f g722 -` emits 0xFA for the first ~44 bytes, then a varying idle pattern
+ *   (0xF7, 0xF8, 0xFA, 0xDB, 0xDE, ...) that depends on encoder state, so no
+ *   encoder output repeats as a constant. Decoding each of the 256 constant
+ *   byte streams with ffmpeg (adpcm_g722) found 0xFC and 0xFD decode to
+ *   exact zeros from a fresh decoder (0xFA gives a DC of 200, 0xFF of 2).
+ *   After speech, 0xFC settles within 5 ms to a constant of |38| (-59 dBFS)
+ *   and stays there: inaudible, no clicks.
+ */
+export const SILENCE_BYTE: Readonly<Record<WavCodec, number>> = { pcma: 0xd5, pcmu: 0xff, g722: 0xfc };
+
+/** Static payload types (RFC 3551 table 4). */
+export const STATIC_PAYLOAD_TYPE: Readonly<Record<WavCodec, number>> = { pcmu: 0, pcma: 8, g722: 9 };
+
+export const COMFORT_NOISE_PAYLOAD_TYPE = 13;
+
+export function timelineCodec(codec: WavCodec, payloadType: number = STATIC_PAYLOAD_TYPE[codec]): TimelineCodec {
+  return { payloadType, clockRate: 8000, bytesPerTimestampUnit: 1, silence: Buffer.from([SILENCE_BYTE[codec]]) };
+}
+
+export interface LegTimelineOptions {
+  /** Wall-clock ms of position 0, shared by both legs. */
+  originMs: number;
+  /** Wall-clock ms of the end, if known up front: nothing past it is placed or emitted. */
+  endMs?: number | undefined;
+  /** Reordering window in ms of media (default 500). */
+  jitterMs?: number;
+  /** A timestamp step that disagrees with the arrival step by more than this starts a new segment (default 1000). */
+  jumpMs?: number;
+  /** Re-anchor when the drift estimate moved more than this many ms (default 10, half a 20 ms packet). */
+  reanchorMs?: number;
+  /** Length of the drift estimator's sliding window in ms of arrival time (default 8000). */
+  driftWindowMs?: number;
+}
+
+export interface TimelineStats {
+  /** Packets whose audio was placed (at least partly). */
+  placed: number;
+  duplicates: number;
+  /** Packets that arrived after their place was emitted (or before the origin). */
+  late: number;
+  /** Packets at or after the end. */
+  afterEnd: number;
+  events: number;
+  otherPayloadType: number;
+  comfortNoise: number;
+  empty: number;
+  segments: number;
+  reanchors: number;
+  /** Units of received audio in the output. */
+  audioUnits: number;
+  /** Units of the output filled with silence (everything not audio). */
+  silenceUnits: number;
+  /** Silence between the first and the last audio placed: loss, suppression, jitter and re-anchor gaps. */
+  lostUnits: number;
+  /** Units of placed packets dropped because audio already covered them (re-anchoring earlier, overlaps). */
+  clippedUnits: number;
+  /** Output length so far, in units. */
+  lengthUnits: number;
+}
+
+export class TimelineStateError extends Error {
+  override name = 'TimelineStateError';
+}
+
+/** Output is emitted in blocks of this many bytes when possible. */
+const BLOCK_BYTES = 64 * 1024;
+/** Sequence numbers remembered for duplicate detection. */
+const SEQ_RING = 1024;
+/** Timestamps remembered for duplicate detection (power of two). */
+const TS_TABLE = 4096;
+const MAX_PAYLOAD = 0xffff;
+
+export class LegTimeline {
+  private readonly bpu: number;
+  private readonly rate: number;
+  private readonly originMs: number;
+  private endPos: number;
+  private readonly jitterUnits: number;
+  private readonly jumpMs: number;
+  private readonly reanchorUnits: number;
+  private readonly blockUnits: number;
+  private readonly capUnits: number;
+
+  /** Window: units [winStart, winStart + capUnits); everything before winStart is emitted. */
+  private readonly win: Buffer;
+  /** 1 where the window holds received audio. */
+  private readonly filled: Uint8Array;
+  private winStart = 0;
+  /** End of the audio written; the window is silence from here on. */
+  private dirtyEnd = 0;
+  /** Output is final up to here. */
+  private target = 0;
+  private finished = false;
+
+  private readonly silence: Buffer;
+  private readonly silenceBlock: Buffer;
+  private readonly silenceMaxUnits: number;
+
+  private cur: TimelineSegment;
+  private prev: TimelineSegment;
+  private readonly seqSsrc = new Float64Array(SEQ_RING).fill(-1);
+  private readonly seqNum = new Int32Array(SEQ_RING).fill(-1);
+  private readonly tsValue = new Float64Array(TS_TABLE).fill(NaN);
+  private readonly tsSegment = new Int32Array(TS_TABLE);
+
+  private readonly queue: Buffer[] = [];
+  private queueHead = 0;
+
+  private maxEnd = -Infinity;
+  private firstAudio = Infinity;
+  private readonly s: Omit<TimelineStats, 'silenceUnits' | 'lostUnits' | 'lengthUnits'> = {
+    placed: 0, duplicates: 0, late: 0, afterEnd: 0, events: 0, otherPayloadType: 0, comfortNoise: 0,
+    empty: 0, segments: 0, reanchors: 0, audioUnits: 0, clippedUnits: 0,
+  };
+
+  constructor(readonly codec: TimelineCodec, options: LegTimelineOptions) {
+    const bpu = codec.bytesPerTimestampUnit;
+    if (!Number.isInteger(bpu) || bpu < 1) throw new RangeError(`bad bytesPerTimestampUnit ${bpu}`);
+    if (codec.silence.length === 0 || codec.silence.length % bpu !== 0) {
+      throw new RangeError(`silence must be whole units of ${bpu} bytes, got ${codec.silence.length}`);
+    }
+    this.bpu = bpu;
+    this.rate = codec.clockRate;
+    this.originMs = options.originMs;
+    this.endPos = options.endMs === undefined ? Infinity : this.positionOf(options.endMs);
+    this.jitterUnits = Math.round(((options.jitterMs ?? 500) * this.rate) / 1000);
+    this.jumpMs = options.jumpMs ?? 1000;
+    this.reanchorUnits = ((options.reanchorMs ?? 10) * this.rate) / 1000;
+    const blockMs = (options.driftWindowMs ?? 8000) / 8;
+    this.cur = new TimelineSegment(blockMs);
+    this.prev = new TimelineSegment(blockMs);
+
+    this.blockUnits = Math.ceil(BLOCK_BYTES / bpu);
+    this.capUnits = 2 * this.blockUnits + Math.max(this.jitterUnits, Math.floor(MAX_PAYLOAD / bpu));
+    this.win = Buffer.allocUnsafe(this.capUnits * bpu);
+    this.filled = new Uint8Array(this.capUnits);
+
+    this.silence = Buffer.from(codec.silence);
+    const p = this.silence.length;
+    this.silenceBlock = Buffer.allocUnsafe((Math.ceil(BLOCK_BYTES / p) + 1) * p);
+    this.silenceBlock.fill(this.silence);
+    this.silenceMaxUnits = (this.silenceBlock.length - p) / bpu;
+    this.fillSilence(0, this.capUnits, 0);
+  }
+
+  /** Position (units) of a wall-clock time. */
+  positionOf(ms: number): number {
+    return Math.round(((ms - this.originMs) * this.rate) / 1000);
+  }
+
+  /**
+   * One spool record in arrival order; its payload is `record.length` bytes
+   * of `payload` from `payloadAt`. Neither is kept: the bytes are copied.
+   */
+  push(record: SpoolRecord, payload: Buffer, payloadAt = 0): void {
+    if (this.finished) throw new TimelineStateError('push() after finish()');
+    const s = this.s;
+    if ((record.flags & FLAG.event) !== 0) {
+      s.events++;
+      return;
+    }
+    if (record.payloadType !== this.codec.payloadType) {
+      if (record.payloadType === COMFORT_NOISE_PAYLOAD_TYPE) s.comfortNoise++;
+      else s.otherPayloadType++;
+      return;
+    }
+    const bytes = Math.min(record.length, payload.length - payloadAt);
+    let units = Math.floor(bytes / this.bpu);
+    if (units <= 0) {
+      s.empty++;
+      return;
+    }
+    const ssrc = record.ssrc;
+    const seqSlot = record.seq & (SEQ_RING - 1);
+    if (this.seqSsrc[seqSlot] === ssrc && this.seqNum[seqSlot] === record.seq) {
+      s.duplicates++;
+      return;
+    }
+    this.seqSsrc[seqSlot] = ssrc;
+    this.seqNum[seqSlot] = record.seq;
+
+    const ts = record.timestamp;
+    const arrival = record.arrival;
+    const arrivalPos = ((arrival - this.originMs) * this.rate) / 1000;
+    let seg = this.cur;
+    if (!(seg.active && seg.ssrc === ssrc && seg.consistent(ts, arrival, this.rate, this.jumpMs))) {
+      const p = this.prev;
+      if (p.active && p.ssrc === ssrc && p.consistent(ts, arrival, this.rate, this.jumpMs)) {
+        seg = p; // a straggler of the segment before
+      } else {
+        this.prev = seg;
+        this.cur = p;
+        seg = p;
+        s.segments++;
+        seg.start(s.segments, ssrc, ts, arrival, arrivalPos, this.maxEnd);
+      }
+    }
+    const unwrapped = seg.unwrap(ts);
+    if (seg === this.cur && seg.track(unwrapped, arrival, arrivalPos, this.reanchorUnits)) s.reanchors++;
+    seg.advance(ts, unwrapped, arrival);
+
+    const tsSlot = unwrapped & (TS_TABLE - 1);
+    if (this.tsValue[tsSlot] === unwrapped && this.tsSegment[tsSlot] === seg.id) {
+      s.duplicates++;
+      return;
+    }
+    this.tsValue[tsSlot] = unwrapped;
+    this.tsSegment[tsSlot] = seg.id;
+
+    const pos = seg.position(unwrapped);
+    // Output up to `target` is final (whether or not read() has taken it yet), so the
+    // result does not depend on how the caller interleaves push() and read().
+    if (pos < this.target || pos < this.winStart) {
+      s.late++;
+      return;
+    }
+    if (pos >= this.endPos) {
+      s.afterEnd++;
+      return;
+    }
+    if (pos + units > this.endPos) units = this.endPos - pos;
+    this.place(pos, units, payload, payloadAt);
+  }
+
+  /** The next chunk of output, or undefined when none is final yet. Chunks must not be modified. */
+  read(): Buffer | undefined {
+    if (this.queueHead === this.queue.length && this.winStart < this.target) {
+      this.produce(Math.min(this.target, this.endPos), this.finished, 1);
+    }
+    if (this.queueHead === this.queue.length) return undefined;
+    const chunk = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = EMPTY;
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+    return chunk;
+  }
+
+  /**
+   * No more records: the output ends at `endMs` (or the end given up front,
+   * or the end of the audio), padded with silence. Drain it with `read()`.
+   * Output already emitted is never taken back, so an `endMs` earlier than
+   * that is raised to it; give `endMs` to the constructor to cut exactly.
+   */
+  finish(endMs?: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    let end = endMs !== undefined ? this.positionOf(endMs) : this.endPos;
+    if (end === Infinity) end = Math.max(this.maxEnd, 0);
+    this.endPos = Math.max(end, this.winStart);
+    this.target = this.endPos;
+    // Audio placed past the end is never emitted.
+    for (let i = this.endPos - this.winStart; i < this.dirtyEnd - this.winStart; i++) this.s.audioUnits -= this.filled[i]!;
+  }
+
+  get stats(): TimelineStats {
+    const length = this.finished ? this.endPos : this.winStart;
+    const audio = this.s.audioUnits;
+    const span = this.maxEnd > this.firstAudio ? Math.min(this.maxEnd, this.endPos) - this.firstAudio : 0;
+    return { ...this.s, silenceUnits: Math.max(0, length - audio), lostUnits: Math.max(0, span - audio), lengthUnits: length };
+  }
+
+  private place(pos: number, units: number, payload: Buffer, payloadAt: number): void {
+    const end = pos + units;
+    if (end - this.winStart > this.capUnits) {
+      // Make room: what falls out is final anyway once this packet is placed.
+      const limit = Math.min(Math.max(this.maxEnd, end) - this.jitterUnits, pos);
+      this.produce(limit, true, Infinity);
+    }
+    const bpu = this.bpu;
+    const off = pos - this.winStart;
+    let written = 0;
+    if (pos >= this.dirtyEnd) {
+      payload.copy(this.win, off * bpu, payloadAt, payloadAt + units * bpu);
+      this.filled.fill(1, off, off + units);
+      written = units;
+    } else {
+      // Overlaps audio already placed: the first writer keeps its samples.
+      const f = this.filled;
+      for (let i = off; i < off + units; ) {
+        if (f[i] === 1) {
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < off + units && f[j] === 0) j++;
+        const from = payloadAt + (i - off) * bpu;
+        payload.copy(this.win, i * bpu, from, from + (j - i) * bpu);
+        f.fill(1, i, j);
+        written += j - i;
+        i = j;
+      }
+    }
+    const s = this.s;
+    s.clippedUnits += units - written;
+    if (written === 0) {
+      s.duplicates++;
+      return;
+    }
+    s.placed++;
+    s.audioUnits += written;
+    if (pos < this.firstAudio) this.firstAudio = pos;
+    if (end > this.dirtyEnd) this.dirtyEnd = end;
+    if (end > this.maxEnd) {
+      this.maxEnd = end;
+      const t = end - this.jitterUnits;
+      if (t > this.target) this.target = t;
+    }
+  }
+
+  /**
+   * Emits output from winStart up to `limit`: window data as copied blocks,
+   * pure silence past the audio as views of the silence block. Without
+   * `force`, window data goes out only in blocks of BLOCK_BYTES or more.
+   */
+  private produce(limit: number, force: boolean, maxChunks: number): void {
+    let chunks = 0;
+    while (this.winStart < limit && chunks < maxChunks) {
+      if (this.dirtyEnd <= this.winStart) {
+        const n = Math.min(limit - this.winStart, this.silenceMaxUnits);
+        const phase = (this.winStart * this.bpu) % this.silence.length;
+        this.queue.push(this.silenceBlock.subarray(phase, phase + n * this.bpu));
+        this.winStart += n;
+        this.dirtyEnd = this.winStart;
+        // The window is all silence; only a multi-unit pattern must be re-phased.
+        if (this.silence.length > this.bpu) this.fillSilence(0, this.capUnits, this.winStart);
+        chunks++;
+        continue;
+      }
+      const n = Math.min(limit, this.dirtyEnd) - this.winStart;
+      if (!force && n < this.blockUnits && limit < this.dirtyEnd) return;
+      this.emitWindow(n);
+      chunks++;
+    }
+  }
+
+  /** Copies out the first n units of the window and slides it on. */
+  private emitWindow(n: number): void {
+    const bpu = this.bpu;
+    const out = Buffer.allocUnsafe(n * bpu);
+    this.win.copy(out, 0, 0, n * bpu);
+    this.queue.push(out);
+    const dataLen = this.dirtyEnd - this.winStart;
+    this.win.copyWithin(0, n * bpu, dataLen * bpu);
+    this.filled.copyWithin(0, n, dataLen);
+    const from = Math.max(0, dataLen - n);
+    this.winStart += n;
+    this.fillSilence(from, dataLen, this.winStart + from);
+    this.filled.fill(0, from, dataLen);
+  }
+
+  /** Fills window units [from, to) with silence in phase with absolute position `absFrom`. */
+  private fillSilence(from: number, to: number, absFrom: number): void {
+    if (to <= from) return;
+    const bpu = this.bpu;
+    const p = this.silence.length;
+    if (p === 1) {
+      this.win.fill(this.silence[0]!, from * bpu, to * bpu);
+      return;
+    }
+    let at = from * bpu;
+    const end = to * bpu;
+    let phase = (absFrom * bpu) % p;
+    while (at < end) {
+      const n = Math.min(end - at, this.silenceBlock.length - phase);
+      this.silenceBlock.copy(this.win, at, phase, phase + n);
+      at += n;
+      phase = (phase + n) % p;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
