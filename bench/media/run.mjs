@@ -421,6 +421,8 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
   children.add(child);
   const events = {};
   const errors = [];
+  let stopRequested = false;
+  let externalStop;
   const logFile = keepTmp ? fs.createWriteStream(path.join(dir, 'callrec.log')) : null;
   const out = lineWaiter(child.stdout, (text) => {
     logFile?.write(`${text}\n`);
@@ -428,6 +430,8 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     const m = /"event":"([^"]+)"/.exec(text);
     if (m) events[m[1]] = (events[m[1]] ?? 0) + 1;
     if (/"level":(50|60)/.test(text) && errors.length < 10) errors.push(text.slice(0, 500));
+    // A shutdown we did not ask for (another process signalled it): the step is void, not a result.
+    if (m?.[1] === 'stopping' && !stopRequested) externalStop ??= /"signal":"([^"]+)"/.exec(text)?.[1] ?? 'unknown signal';
   });
   const stderr = [];
   readline.createInterface({ input: child.stderr }).on('line', (t) => {
@@ -459,7 +463,12 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     get exit() {
       return exit;
     },
+    /** The signal of a shutdown someone else caused, if any. */
+    get externalStop() {
+      return externalStop;
+    },
     async stop() {
+      stopRequested = true;
       const info = await terminate(child);
       logFile?.end();
       return info;
@@ -1158,6 +1167,8 @@ async function runStep(n, repeat, rtploadBin) {
     if (gen) await gen.stop();
     if (callrec) {
       if (callrec.stderr.length) result.callrecStderr = callrec.stderr.slice(-20);
+      if (callrec.externalStop) result.void = `callrec was shut down from outside (${callrec.externalStop}) during the step`;
+      else if (callrec.exit && callrec.exit.signal) result.void = `callrec was killed from outside (${callrec.exit.signal})`;
       await callrec.stop();
     }
     pbxSip.close();
@@ -1242,7 +1253,12 @@ for (let qi = 0; qi < queue.length; qi++) {
   const steps = [];
   for (let r = 1; r <= repeats; r++) {
     process.stdout.write(`N=${n} repeat ${r}/${repeats} ... `);
-    const step = await runStep(n, r, rtploadBin);
+    let step = await runStep(n, r, rtploadBin);
+    for (let retry = 1; step.void && retry <= 2; retry++) {
+      allSteps.push(step); // kept in the JSON, not counted
+      process.stdout.write(`VOID (${step.void}); again ... `);
+      step = await runStep(n, r, rtploadBin);
+    }
     steps.push(step);
     allSteps.push(step);
     const s = step;

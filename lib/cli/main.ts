@@ -1,7 +1,14 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, defaultConfig, loadConfig } from '../config/index.js';
+import { ConfigError, defaultConfig, loadConfig, type Config } from '../config/index.js';
+import { controlRequest, RecorderNotRunningError } from '../control/control-client.js';
+import { runReplay } from '../replay/replay-runner.js';
+import { formatVerdict } from './replay-format.js';
+import { resolveConfigPath } from './config-path.js';
+import { groupCommand } from './group-command.js';
+import { statusCommand } from './status-command.js';
+import { verifyCommand } from './verify-command.js';
 import { createLogger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
 import { startRecorder } from './serve.js';
@@ -25,6 +32,16 @@ export async function main(argv: string[]): Promise<number> {
       return serveCommand(rest);
     case 'init-config':
       return initConfigCommand(rest);
+    case 'status':
+      return withConfig(rest, { json: { type: 'boolean' } }, (config, values) => statusCommand(config.control.socket, values.json === true));
+    case 'cert':
+      return withConfig(rest, {}, (config) => certCommand(config));
+    case 'verify':
+      return verifyCli(rest);
+    case 'group':
+      return groupCli(rest);
+    case 'replay':
+      return replayCli(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);
@@ -44,7 +61,115 @@ export async function main(argv: string[]): Promise<number> {
 function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
   const file = values.config;
-  return typeof file === 'string' ? file : 'callrec.yaml';
+  return resolveConfigPath(typeof file === 'string' ? file : undefined) ?? 'callrec.yaml';
+}
+
+type Flags = Record<string, { type: 'boolean' | 'string'; short?: string }>;
+
+/** Parses flags, loads the config; a bad config or bad flags give one line and exit 1. */
+async function withConfig(
+  args: string[],
+  flags: Flags,
+  run: (config: Config, values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<number> | number,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, ...flags }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`callrec: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const file = resolveConfigPath(typeof parsed.values.config === 'string' ? parsed.values.config : undefined);
+  if (file === undefined) {
+    process.stderr.write('callrec: no config file (use --config <file>)\n');
+    return 1;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`callrec: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  return run(config, parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+}
+
+function certCommand(config: Config): number {
+  const file = path.join(config.data.dir, 'keys', 'certificate.pem');
+  if (!existsSync(file)) {
+    process.stderr.write(`callrec: no certificate yet at ${file} (it is made at the first start of callrec serve)\n`);
+    return 1;
+  }
+  process.stdout.write(readFileSync(file, 'utf8'));
+  return 0;
+}
+
+async function verifyCli(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { chain: { type: 'string' }, cert: { type: 'string' }, config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`callrec: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const target = typeof parsed.values.chain === 'string' ? parsed.values.chain : parsed.positionals[0];
+  if (target === undefined) {
+    process.stderr.write('usage: callrec verify <recording-base> | callrec verify --chain <folder>\n');
+    return 1;
+  }
+  const file = resolveConfigPath(typeof parsed.values.config === 'string' ? parsed.values.config : undefined);
+  let config: Config | undefined;
+  try {
+    config = file !== undefined ? loadConfig(file) : undefined;
+  } catch {
+    config = undefined; // verification needs no config; it only helps find the certificate
+  }
+  return verifyCommand(target, typeof parsed.values.chain === 'string', typeof parsed.values.cert === 'string' ? parsed.values.cert : undefined, config);
+}
+
+async function groupCli(args: string[]): Promise<number> {
+  return withConfig(args, {}, async (config, _values, positionals) => {
+    const [action, group, user] = positionals;
+    if ((action !== 'login' && action !== 'logout') || group === undefined || user === undefined) {
+      process.stderr.write('usage: callrec group login|logout <group> <user> [--config <file>]\n');
+      return 1;
+    }
+    return groupCommand(config, action === 'login', group, user);
+  });
+}
+
+async function replayCli(args: string[]): Promise<number> {
+  return withConfig(args, { speed: { type: 'string' }, timeout: { type: 'string' } }, async (config, values, positionals) => {
+    const capture = positionals[0];
+    if (capture === undefined) {
+      process.stderr.write('usage: callrec replay <capture.pcap|pcapng> --config <file> [--speed N]\n');
+      return 1;
+    }
+    const speed = Number(values.speed ?? '1');
+    if (!(speed > 0)) {
+      process.stderr.write('callrec: --speed must be a positive number\n');
+      return 1;
+    }
+    try {
+      await controlRequest(config.control.socket, 'GET', '/status');
+    } catch (err) {
+      if (err instanceof RecorderNotRunningError) {
+        process.stderr.write(`${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    const verdicts = await runReplay(capture, config, createLogger({ level: 'warn', destination: process.stderr }), {
+      speed, recordingTimeoutMs: Number(values.timeout ?? '20') * 1000,
+    });
+    for (const v of verdicts) process.stdout.write(`${formatVerdict(v)}\n`);
+    const failed = verdicts.filter((v) => v.verdict === 'fail').length;
+    process.stdout.write(`${verdicts.length - failed} of ${verdicts.length} call(s) recorded exactly as sent\n`);
+    return failed === 0 ? 0 : 1;
+  });
 }
 
 async function serveCommand(args: string[]): Promise<number> {

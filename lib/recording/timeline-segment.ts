@@ -19,13 +19,14 @@
  * least-delayed packet: a jitter-free estimate that follows drift (100 ppm is
  * 0.8 units/s at 8 kHz, far slower than the window). The window is kept as
  * the minima of a few fixed blocks of arrival time (no per-packet state).
- * When the estimate has moved more than the re-anchor threshold (half a
- * 20 ms packet) away from `correction`, the correction takes the estimate,
- * starting at the next packet in timestamp order: the packets from then on
- * are placed later (the gap before them is filled with silence) or earlier
- * (they overlap the previous packet's tail, and the overlapped samples of
- * the later packet are dropped). Older packets still in flight keep the old
- * correction, so reordering across the switch does not tear a hole.
+ * When the estimate has moved more than the re-anchor threshold (a bit
+ * under half a 20 ms packet) away from `correction`, the correction takes
+ * the estimate, starting at the next packet in timestamp order (a packet
+ * boundary): the packets from then on are placed later (the gap before them
+ * is filled with silence) or earlier (they overwrite the tail of the audio
+ * before them: those samples are dropped, and the audio keeps its order).
+ * Older packets still in flight keep the old correction, so reordering
+ * across the switch does not tear a hole.
  */
 
 /** Number of blocks the drift window is split into. */

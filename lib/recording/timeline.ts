@@ -73,7 +73,12 @@ export interface LegTimelineOptions {
   jitterMs?: number;
   /** A timestamp step that disagrees with the arrival step by more than this starts a new segment (default 1000). */
   jumpMs?: number;
-  /** Re-anchor when the drift estimate moved more than this many ms (default 10, half a 20 ms packet). */
+  /**
+   * Re-anchor when the drift estimate moved more than this many ms (default 8).
+   * A bit under half a 20 ms packet: with the estimator's lag (window x drift,
+   * about 7 units at 100 ppm) each leg stays within ~72 units of wall clock,
+   * so two legs drifting in opposite directions stay within one packet (160).
+   */
   reanchorMs?: number;
   /** Length of the drift estimator's sliding window in ms of arrival time (default 8000). */
   driftWindowMs?: number;
@@ -99,7 +104,7 @@ export interface TimelineStats {
   silenceUnits: number;
   /** Silence between the first and the last audio placed: loss, suppression, jitter and re-anchor gaps. */
   lostUnits: number;
-  /** Units of placed packets dropped because audio already covered them (re-anchoring earlier, overlaps). */
+  /** Units of received audio dropped where packets overlapped (re-anchoring earlier, overlapping payloads). */
   clippedUnits: number;
   /** Output length so far, in units. */
   lengthUnits: number;
@@ -172,7 +177,7 @@ export class LegTimeline {
     this.endPos = options.endMs === undefined ? Infinity : this.positionOf(options.endMs);
     this.jitterUnits = Math.round(((options.jitterMs ?? 500) * this.rate) / 1000);
     this.jumpMs = options.jumpMs ?? 1000;
-    this.reanchorUnits = ((options.reanchorMs ?? 10) * this.rate) / 1000;
+    this.reanchorUnits = ((options.reanchorMs ?? 8) * this.rate) / 1000;
     const blockMs = (options.driftWindowMs ?? 8000) / 8;
     this.cur = new TimelineSegment(blockMs);
     this.prev = new TimelineSegment(blockMs);
@@ -243,6 +248,8 @@ export class LegTimeline {
       }
     }
     const unwrapped = seg.unwrap(ts);
+    // The newest packet in timestamp order wins an overlap; older (reordered) ones only fill holes.
+    const newest = unwrapped > seg.maxUnwrapped;
     if (seg === this.cur && seg.track(unwrapped, arrival, arrivalPos, this.reanchorUnits)) s.reanchors++;
     seg.advance(ts, unwrapped, arrival);
 
@@ -266,7 +273,7 @@ export class LegTimeline {
       return;
     }
     if (pos + units > this.endPos) units = this.endPos - pos;
-    this.place(pos, units, payload, payloadAt);
+    this.place(pos, units, payload, payloadAt, newest && seg === this.cur);
   }
 
   /** The next chunk of output, or undefined when none is final yet. Chunks must not be modified. */
@@ -308,7 +315,7 @@ export class LegTimeline {
     return { ...this.s, silenceUnits: Math.max(0, length - audio), lostUnits: Math.max(0, span - audio), lengthUnits: length };
   }
 
-  private place(pos: number, units: number, payload: Buffer, payloadAt: number): void {
+  private place(pos: number, units: number, payload: Buffer, payloadAt: number, overwrite: boolean): void {
     const end = pos + units;
     if (end - this.winStart > this.capUnits) {
       // Make room: what falls out is final anyway once this packet is placed.
@@ -317,14 +324,18 @@ export class LegTimeline {
     }
     const bpu = this.bpu;
     const off = pos - this.winStart;
+    const f = this.filled;
     let written = 0;
-    if (pos >= this.dirtyEnd) {
+    let replaced = 0;
+    if (pos >= this.dirtyEnd || overwrite) {
+      // The newest packet overlapping older audio (the segment re-anchored earlier): the
+      // older audio's overlapped samples are dropped, so the order of the audio is kept.
+      if (pos < this.dirtyEnd) for (let i = off; i < off + units; i++) replaced += f[i]!;
       payload.copy(this.win, off * bpu, payloadAt, payloadAt + units * bpu);
-      this.filled.fill(1, off, off + units);
+      f.fill(1, off, off + units);
       written = units;
     } else {
-      // Overlaps audio already placed: the first writer keeps its samples.
-      const f = this.filled;
+      // A reordered packet overlapping audio already placed fills only the holes.
       for (let i = off; i < off + units; ) {
         if (f[i] === 1) {
           i++;
@@ -340,13 +351,13 @@ export class LegTimeline {
       }
     }
     const s = this.s;
-    s.clippedUnits += units - written;
+    s.clippedUnits += units - written + replaced;
     if (written === 0) {
       s.duplicates++;
       return;
     }
     s.placed++;
-    s.audioUnits += written;
+    s.audioUnits += written - replaced;
     if (pos < this.firstAudio) this.firstAudio = pos;
     if (end > this.dirtyEnd) this.dirtyEnd = end;
     if (end > this.maxEnd) {

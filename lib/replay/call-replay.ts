@@ -51,7 +51,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
 export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<ReplayedCall> {
   const notes: string[] = [];
   const t0 = call.startMs;
-  const started = Date.now();
+  let started = Date.now();
   const at = (captureMs: number): number => started + (captureMs - t0) / env.speed;
   const offer = codecsOf(call, 'caller');
   const answer = codecsOf(call, 'callee') ?? offer;
@@ -133,6 +133,11 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
     });
   }
 
+  // A capture without SIP starts with its media: our call must be up before the first packet's time.
+  if (call.synthetic) {
+    await finalReceived;
+    started = Date.now();
+  }
   // Media: every captured packet at its time, once the destination is known.
   const audio = answer?.find((c) => isAudio(c)) ?? offer?.find((c) => isAudio(c));
   result.audioPayloadType = audio?.payloadType ?? mainPayloadType(call.streams);
@@ -181,7 +186,10 @@ async function answerAsCaptured(call: ExtractedCall, env: ReplayEnv, tx: InviteS
     if (outcome !== undefined) await sleep(at(outcome.timeMs) - Date.now());
     respond(200, true);
   } else if (outcome !== undefined && !call.cancelled) {
-    await sleep(at(outcome.timeMs) - Date.now());
+    // Media captured after the failure (capture points see packets late) was sent during the
+    // early dialog: keep the dialog up until it has been sent.
+    const lastMedia = Math.max(0, ...call.streams.map((st) => st.lastMs));
+    await sleep(at(Math.max(outcome.timeMs, lastMedia + 200)) - Date.now());
     respond(outcome.status >= 300 ? outcome.status : 480, false);
   }
   // The provider end may hang up later (BYE from its dialog).

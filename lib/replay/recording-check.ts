@@ -41,15 +41,14 @@ export function checkDirection(sentPackets: readonly SentPacket[], audioPayloadT
   for (const run of runs(audio)) {
     const base = run[0]!.unwrapped;
     const anchorPacket = run.find((p) => !uniform(p.payload));
-    let offset = -1;
+    let offset = searchFrom; // a run of pure silence is compared in place
     if (anchorPacket !== undefined) {
       const found = channel.indexOf(anchorPacket.payload, searchFrom);
-      if (found >= 0) offset = found - (anchorPacket.unwrapped - base);
-    }
-    if (offset < 0 && anchorPacket === undefined) offset = searchFrom; // all silence: compare in place
-    if (offset < 0) {
-      check.missing += run.length;
-      continue;
+      if (found < 0) {
+        check.missing += run.length;
+        continue;
+      }
+      offset = found - (anchorPacket.unwrapped - base);
     }
     for (const p of run) {
       const pos = offset + (p.unwrapped - base);

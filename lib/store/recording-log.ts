@@ -180,6 +180,14 @@ export class RecordingLog {
     return this.ctx.run('transaction', () => this.tx.immediate(fn) as T);
   }
 
+  /**
+   * Runs `fn` in a deferred (read) transaction: every read in it sees one
+   * snapshot, however many writers commit meanwhile (WAL). Works read-only.
+   */
+  snapshot<T>(fn: () => T): T {
+    return this.ctx.run('snapshot', () => this.tx.deferred(fn) as T);
+  }
+
   /** `PRAGMA quick_check` / `integrity_check`: the problems found; empty when the file is sound. */
   integrityCheck(mode: 'quick' | 'full' = 'quick'): string[] {
     return this.ctx.run('check integrity', () => integrityProblems(this.db, mode));
