@@ -243,8 +243,9 @@ async function runRepeat(index) {
   };
   if (!direct) {
     const maxRate = Math.max(...rates);
-    // Two legs with RTP and RTCP ports each, for every call SIPp may hold.
-    const mediaPorts = Math.min(20000, Math.max(2000, Math.ceil(maxRate * (callMs / 1000) * 2 + 20) * 4 * 2));
+    // RTP + RTCP for both legs of every call in progress at the top rate
+    // (rate x call length), with half as much again for ports not yet reused.
+    const mediaPorts = Math.min(8000, Math.max(2000, Math.ceil(maxRate * (callMs / 1000) * 1.5 + 50) * 4));
     try {
       ctx.callrec = await startCallrec({
         pbx: { port: ctx.pbxPort, transport },

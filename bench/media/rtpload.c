@@ -58,7 +58,10 @@
 #define SEND_BATCH_MAX 64
 #define RECV_BATCH 64
 #define RECV_BUF 2048
-#define HIST_MAX_US 200000 /* 1 us buckets up to 200 ms; above goes to the last bucket */
+/* Latency histogram: 1 us buckets below 65.536 ms, then 1 ms buckets up to ~10 s (last bucket: more). */
+#define HIST_FINE 65536
+#define HIST_COARSE 10000
+#define HIST_MAX_US (HIST_FINE + HIST_COARSE)
 
 typedef struct {
   int sock;              /* index into socks[] */
@@ -107,8 +110,16 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 static void hist_add(uint64_t *h, int64_t ns) {
   if (ns < 0) ns = 0;
   uint64_t us = (uint64_t)ns / 1000;
-  if (us >= HIST_MAX_US) us = HIST_MAX_US - 1;
+  if (us >= HIST_FINE) {
+    us = HIST_FINE + (us - HIST_FINE) / 1000;
+    if (us >= HIST_MAX_US) us = HIST_MAX_US - 1;
+  }
   h[us]++;
+}
+
+/* Middle of bucket i in microseconds. */
+static double bucket_us(int i) {
+  return i < HIST_FINE ? i + 0.5 : HIST_FINE + (double)(i - HIST_FINE) * 1000.0 + 500.0;
 }
 
 /* Percentile in microseconds (bucket upper edge minus 0.5 us), -1 when empty. */
@@ -119,20 +130,20 @@ static double hist_pct(const uint64_t *h, uint64_t total, double p) {
   uint64_t acc = 0;
   for (int i = 0; i < HIST_MAX_US; i++) {
     acc += h[i];
-    if (acc > want) return i + 0.5;
+    if (acc > want) return bucket_us(i);
   }
-  return HIST_MAX_US;
+  return bucket_us(HIST_MAX_US - 1);
 }
 
 static void hist_json(FILE *f, const char *name, const uint64_t *h) {
   uint64_t total = 0, max = 0;
   double sum = 0;
   for (int i = 0; i < HIST_MAX_US; i++) {
-    if (h[i]) { total += h[i]; sum += (double)h[i] * (i + 0.5); max = i; }
+    if (h[i]) { total += h[i]; sum += (double)h[i] * bucket_us(i); max = i; }
   }
-  fprintf(f, "  \"%s\": {\"count\": %llu, \"mean\": %.2f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %llu},\n",
+  fprintf(f, "  \"%s\": {\"count\": %llu, \"mean\": %.2f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f},\n",
           name, (unsigned long long)total, total ? sum / (double)total : -1.0, hist_pct(h, total, 0.5),
-          hist_pct(h, total, 0.9), hist_pct(h, total, 0.99), hist_pct(h, total, 0.999), (unsigned long long)max + 1);
+          hist_pct(h, total, 0.9), hist_pct(h, total, 0.99), hist_pct(h, total, 0.999), total ? bucket_us((int)max) + 0.5 : -1.0);
 }
 
 static void open_sockets(void) {

@@ -20,7 +20,7 @@ usage:
   callrec status [--json] [--config <file>]
   callrec cert [--config <file>]
   callrec verify <recording-base> | --chain <folder>
-  callrec replay <capture.pcap|pcapng> --config <file>
+  callrec replay <capture.pcap|pcapng> --config <file> [--speed N] [--max-gap S]
   callrec group login|logout <group> <user> [--config <file>]
   callrec version`;
 
@@ -142,7 +142,7 @@ async function groupCli(args: string[]): Promise<number> {
 }
 
 async function replayCli(args: string[]): Promise<number> {
-  return withConfig(args, { speed: { type: 'string' }, timeout: { type: 'string' } }, async (config, values, positionals) => {
+  return withConfig(args, { speed: { type: 'string' }, timeout: { type: 'string' }, 'max-gap': { type: 'string' } }, async (config, values, positionals) => {
     const capture = positionals[0];
     if (capture === undefined) {
       process.stderr.write('usage: callrec replay <capture.pcap|pcapng> --config <file> [--speed N]\n');
@@ -164,6 +164,7 @@ async function replayCli(args: string[]): Promise<number> {
     }
     const verdicts = await runReplay(capture, config, createLogger({ level: 'warn', destination: process.stderr }), {
       speed, recordingTimeoutMs: Number(values.timeout ?? '20') * 1000,
+      ...(values['max-gap'] !== undefined ? { maxGapMs: Number(values['max-gap']) * 1000 } : {}),
     });
     for (const v of verdicts) process.stdout.write(`${formatVerdict(v)}\n`);
     const failed = verdicts.filter((v) => v.verdict === 'fail').length;

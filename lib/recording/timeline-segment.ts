@@ -46,8 +46,8 @@ export class TimelineSegment {
   prevCorrection = 0;
   /** Unwrapped timestamp from which `correction` applies (older ones use `prevCorrection`). */
   switchAt = -Infinity;
-  /** The correction never goes below this: a segment does not move onto audio placed before it began. */
-  floor = -Infinity;
+  /** A segment never moves onto audio placed before it began: positions stay at or after this. */
+  floorPosition = -Infinity;
   /** Distinguishes segments in duplicate detection. */
   id = 0;
 
@@ -71,8 +71,8 @@ export class TimelineSegment {
     this.maxUnwrapped = -Infinity;
     const anchor = Math.round(arrivalPosition);
     this.base = anchor - ts;
-    this.floor = floorPosition - anchor;
-    this.correction = Math.max(0, this.floor);
+    this.floorPosition = floorPosition;
+    this.correction = Math.max(0, floorPosition - anchor);
     this.prevCorrection = this.correction;
     this.switchAt = -Infinity;
     this.blockCount = 0;
@@ -117,7 +117,7 @@ export class TimelineSegment {
     // Only a packet that is new in timestamp order may move the anchor: it is the packet boundary.
     if (unwrapped <= this.maxUnwrapped) return false;
     const estimate = Math.min(this.blockMin, this.blocksMin);
-    const target = Math.max(Math.round(estimate), this.floor);
+    const target = Math.max(Math.round(estimate), this.floorPosition - (unwrapped + this.base));
     if (Math.abs(target - this.correction) <= thresholdUnits) return false;
     this.prevCorrection = this.correction;
     this.correction = target;

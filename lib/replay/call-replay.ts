@@ -37,6 +37,34 @@ export interface ReplayEnv {
   /** callrec's SIP address as the PBX and the provider reach it. */
   recorder: Address;
   speed: number;
+  /** Idle stretches of the capture (no SIP, no RTP) longer than this are shortened to it. */
+  maxGapMs?: number;
+}
+
+/**
+ * Capture time -> milliseconds after the call's start, with every stretch in
+ * which nothing at all happened (no SIP message, no packet in any direction)
+ * shortened to `maxGapMs`. Gaps inside media are kept whole, so RTP
+ * timestamps and arrival times stay consistent.
+ */
+export function timeWarp(call: ExtractedCall, maxGapMs: number): (captureMs: number) => number {
+  const t0 = call.startMs;
+  if (!Number.isFinite(maxGapMs)) return (ms) => ms - t0;
+  const times = [...call.messages.map((m) => m.timeMs), ...call.streams.flatMap((s) => s.packets.map((p) => p.timeMs))].sort((a, b) => a - b);
+  const cuts: { at: number; removed: number }[] = [];
+  let removed = 0;
+  for (let i = 1; i < times.length; i++) {
+    const gap = times[i]! - times[i - 1]!;
+    if (gap > maxGapMs) {
+      removed += gap - maxGapMs;
+      cuts.push({ at: times[i]!, removed });
+    }
+  }
+  return (ms) => {
+    let r = 0;
+    for (const c of cuts) if (c.at <= ms) r = c.removed; else break;
+    return ms - t0 - r;
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -52,7 +80,8 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
   const notes: string[] = [];
   const t0 = call.startMs;
   let started = Date.now();
-  const at = (captureMs: number): number => started + (captureMs - t0) / env.speed;
+  const warp = timeWarp(call, env.maxGapMs ?? Infinity);
+  const at = (captureMs: number): number => started + warp(captureMs) / env.speed;
   const offer = codecsOf(call, 'caller');
   const answer = codecsOf(call, 'callee') ?? offer;
   const result: ReplayedCall = { callId: '', status: undefined, audioPayloadType: undefined, codecName: undefined, sent: { 'caller->callee': [], 'callee->caller': [] }, notes };

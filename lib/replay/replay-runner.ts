@@ -26,6 +26,8 @@ export interface ReplayOptions {
   speed: number;
   /** How long to wait for a recording to appear after a call ended. */
   recordingTimeoutMs: number;
+  /** Shorten idle stretches of the capture to this (see timeWarp). */
+  maxGapMs?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function runReplay(capture: string, config: Config, logger: Logger,
   const verdicts: CallVerdict[] = [];
   try {
     for (const call of extraction.calls) {
-      const replayed = await replayCall(call, { pbx, provider, recorder: { protocol: 'udp', host: listen.host, port: listen.port }, speed: options.speed });
+      const replayed = await replayCall(call, { pbx, provider, recorder: { protocol: 'udp', host: listen.host, port: listen.port }, speed: options.speed, maxGapMs: options.maxGapMs });
       const found = await waitForRecording(config, replayed.callId, options.recordingTimeoutMs);
       verdicts.push(await judge(call.callId, replayed, found));
     }

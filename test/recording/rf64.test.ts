@@ -3,10 +3,11 @@
  * WavWriter.skip() so the test uses almost no disk space.
  *
  * Verifies: a 5 GiB stereo A-law recording is finalized as RF64 (ds64 in
- * place of the JUNK reservation) and ffprobe and SoX report its full
- * duration; ffmpeg seeks past 4 GiB and decodes the tone written at the end
- * on the right channel; a 3 GiB file stays RIFF with the exact 32-bit size
- * and reads with its full duration; a G.722 RF64 file reads at 16 kHz.
+ * place of the JUNK reservation) and ffprobe reports its full duration;
+ * ffmpeg seeks past 4 GiB and decodes the tones written at the end on the
+ * right channels; a 3 GiB file stays RIFF with the exact 32-bit sizes and
+ * ffprobe and SoX read its full duration; a G.722 RF64 file reads at 16 kHz.
+ * Not verified: SoX on RF64 (correct but slow, see the note in the test).
  * The files are removed afterwards.
  */
 import { open, stat } from 'node:fs/promises';
@@ -38,7 +39,7 @@ async function header(file: string): Promise<ReturnType<typeof parseWavHeader>> 
   }
 }
 
-t.test('5 GiB stereo A-law: RF64, full duration in ffprobe and SoX, seekable past 4 GiB', async (t) => {
+t.test('5 GiB stereo A-law: RF64, full duration in ffprobe, seekable past 4 GiB', async (t) => {
   const dir = await tempDir(t, 'callrec-rf64-');
   const a = await soxTone(dir, 'al', 1000, 1);
   const b = await soxTone(dir, 'al', 440, 1);
@@ -60,8 +61,9 @@ t.test('5 GiB stereo A-law: RF64, full duration in ffprobe and SoX, seekable pas
   const p = await ffprobe(file);
   t.match(p, { codec_name: 'pcm_alaw', channels: 2, sample_rate: '8000' });
   t.ok(Math.abs(Number(p.duration) - seconds) < 0.02, `ffprobe duration ${p.duration} (want ${seconds})`);
-  const soxD = Number((await tool('sox', ['--i', '-D', file])).stdout.trim());
-  t.ok(Math.abs(soxD - seconds) < 0.02, `sox duration ${soxD}`);
+  // SoX 14.4.2 reports this file's duration right too (335546.32 s, checked by hand), but
+  // it reads through all of an RF64 file first (~30 s for 5 GiB, the same for a header
+  // written by ffmpeg -rf64 always), so it is not run here; the 3 GiB RIFF case is.
 
   const end = await toolBuffer('ffmpeg', ['-v', 'error', '-ss', String(seconds - 0.9), '-i', file, '-t', '0.5', '-f', 's16le', '-acodec', 'pcm_s16le', '-']);
   const pcm = new Int16Array(end.buffer, end.byteOffset, end.length >> 1);

@@ -239,7 +239,7 @@ t.test('the end given up front cuts exactly; output comes incrementally', async 
 });
 
 /** One hour of 20 ms packets from a sender whose clock is off by `ppm`, with up to `jitterMs` of delay. */
-function driftingLeg(ppm: number, jitterMs: number, seed: number): { packets: Packet[]; markers: Map<number, number> } {
+function driftingLeg(ppm: number, jitterMs: number, seed: number, ssrcChangeAt = Infinity): { packets: Packet[]; markers: Map<number, number> } {
   const rand = prng(seed);
   const n = 180_000;
   const normal = Buffer.alloc(160, 0x55);
@@ -256,7 +256,17 @@ function driftingLeg(ppm: number, jitterMs: number, seed: number): { packets: Pa
       markers.set(i, Math.round(sendMs * 8));
     }
     packets.push({
-      record: { arrival: ORIGIN + sendMs + (i === 0 ? 0 : rand() * jitterMs), payloadOffset: 0, timestamp: (99 + i * 160) >>> 0, ssrc: seed, seq: i & 0xffff, marker: false, payloadType: 8, flags: 0, length: 160 },
+      record: {
+        arrival: ORIGIN + sendMs + (i === 0 || i === ssrcChangeAt ? 0 : rand() * jitterMs),
+        payloadOffset: 0,
+        timestamp: ((i >= ssrcChangeAt ? 5555 : 99) + i * 160) >>> 0,
+        ssrc: i >= ssrcChangeAt ? seed + 1 : seed,
+        seq: i & 0xffff,
+        marker: false,
+        payloadType: 8,
+        flags: 0,
+        length: 160,
+      },
       payload,
     });
   }
@@ -368,4 +378,16 @@ t.test('the output does not depend on when read() is called', async (t) => {
   t.ok(Buffer.concat(chunks).equals(eager.out), 'same bytes');
   t.same(lazy.stats, eager.tl.stats, 'same counters');
   t.ok(eager.tl.stats.late > 0, `some packets were late (${eager.tl.stats.late})`);
+});
+
+t.test('drift is followed across an SSRC change too (the new segment may move back past its start)', async (t) => {
+  const leg = driftingLeg(100, 20, 31, 90_000);
+  const r = assemble(leg.packets, { endMs: ORIGIN + 3600_000 + 1000 });
+  const found = markerPositions(r.out, leg.markers);
+  t.ok(found.size >= leg.markers.size - 3, `markers found ${found.size}`);
+  let worst = 0;
+  for (const [i, pos] of found) worst = Math.max(worst, Math.abs(pos - leg.markers.get(i)!));
+  t.ok(worst <= 80, `worst offset from wall clock ${worst} units`);
+  t.equal(r.tl.stats.segments, 2);
+  t.ok(r.tl.stats.reanchors >= 40, `re-anchored ${r.tl.stats.reanchors} times`);
 });

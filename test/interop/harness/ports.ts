@@ -97,12 +97,28 @@ export async function freePortRange(
   protocol: PortProtocol = 'udp',
   align = 2,
 ): Promise<number> {
-  const { low, high } = region(count);
+  const preferred = region(count);
+  const found = await scanRange(count, protocol, align, preferred.low, preferred.high);
+  if (found >= 0) return found;
+  // The preferred region is crowded (e.g. another callrec on its default
+  // media ports): try everything below the ephemeral range.
+  const anywhere = await scanRange(count, protocol, align, LOWEST, HIGHEST);
+  if (anywhere >= 0) return anywhere;
+  throw new Error(`no ${count} consecutive free ${protocol} ports found on ${HOST}`);
+}
+
+/** First base found by scanning [low, high] from a random start, or -1. */
+async function scanRange(
+  count: number,
+  protocol: PortProtocol,
+  align: number,
+  low: number,
+  high: number,
+): Promise<number> {
   const lowest = alignUp(low, align);
   const lastBase = high - count + 1;
-  if (!Number.isInteger(count) || count < 1 || lastBase < lowest) {
-    throw new RangeError(`bad port count ${count} (at most ${high - lowest + 1} here)`);
-  }
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`bad port count ${count}`);
+  if (lastBase < lowest) return -1;
   let base = alignUp(lowest + Math.floor(Math.random() * (lastBase - lowest + 1)), align);
   let scanned = 0;
   const budget = high - low + 1;
@@ -137,7 +153,7 @@ export async function freePortRange(
     scanned += next - base;
     base = next;
   }
-  throw new Error(`no ${count} consecutive free ${protocol} ports found on ${HOST}`);
+  return -1;
 }
 
 /** Gives ports back for later allocations (after the child using them has exited). */
