@@ -287,10 +287,14 @@ async function runRepeat(index) {
 }
 
 const started = new Date();
+const loadAtStart = os.loadavg();
 console.log(
   `bench-cps: ${direct ? 'SIPp UAC -> SIPp UAS directly (BENCH_DIRECT=1)' : 'SIPp UAC -> callrec -> SIPp UAS'}, ` +
     `${transport}, rates ${rates.join(',')} cps, ${seconds} s per step, calls of ${callMs} ms, ${repeats} repeat(s)`,
 );
+if (loadAtStart[0] > os.cpus().length * 0.5) {
+  console.log(`warning: load average ${loadAtStart[0].toFixed(2)} on ${os.cpus().length} CPUs: other work will skew the figures`);
+}
 const runs = [];
 for (let i = 0; i < repeats; i++) runs.push(await runRepeat(i));
 
@@ -343,6 +347,9 @@ const result = {
     memoryMiB: Math.round(os.totalmem() / 1048576),
     node: process.version,
     sipp: sippVersion(),
+    // Other work on the machine skews every figure: compare with the CPU count.
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: os.loadavg(),
   },
   params: { rates, seconds, repeats, callMs, transport, rateTolerance: RATE_TOLERANCE },
   runs,

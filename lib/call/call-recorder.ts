@@ -9,6 +9,7 @@ import { CallMedia, type AnchoredMedia } from './anchored-media.js';
 import type { CallObserver } from './call-context.js';
 import type { Call } from './call.js';
 import { DtmfStopDetector } from './dtmf-stop-detector.js';
+import { CallLogBuffer } from './call-log-buffer.js';
 import type { Side } from './trunk-peers.js';
 
 /** Hands a stopped recording on (assembly, evidence, archive). */
@@ -35,9 +36,11 @@ export class CallRecorder implements CallObserver {
     private readonly media: AnchoredMedia,
     private readonly logger: Logger,
     private readonly finalize: RecordingFinalizer,
-    private readonly log: RecordingLog | undefined = undefined,
+    log: RecordingLog | undefined = undefined,
     private readonly choose: (call: Call) => ProfileConfig | undefined = (call) => firstProfileFor(config, call),
-  ) {}
+  ) {
+    this.callLog = log !== undefined ? new CallLogBuffer(log, logger) : undefined;
+  }
 
   recordingState(call: Call): 'on' | 'off' | 'stopped' {
     if (this.active.has(call)) return 'on';
@@ -46,19 +49,13 @@ export class CallRecorder implements CallObserver {
 
   onCallStart(call: Call): void {
     const profile = this.choose(call);
-    let row: number | undefined;
-    try {
-      row = this.log?.calls.consider({
+    this.callLog?.consider(call, {
       startedAt: call.startedAt, aCallId: call.aCallId, bCallId: call.bCallId, direction: call.direction,
       caller: call.caller.user, callee: call.callee.user,
       decision: profile !== undefined ? 'recorded' : 'not-recorded',
       reason: profile !== undefined ? `profile ${profile.name} records ${profile.direction === 'both' ? 'every' : profile.direction} call` : 'no profile matches',
       profile: profile?.name ?? null,
-      });
-    } catch (err) {
-      this.logger.error({ event: 'store.error', callId: call.aCallId, err: String(err) }, 'call not logged');
-    }
-    if (row !== undefined) this.logRows.set(call, row);
+    });
     if (profile === undefined) {
       this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: 'no profile matches' }, 'call not recorded');
       return;
@@ -68,8 +65,8 @@ export class CallRecorder implements CallObserver {
   }
 
   private readonly pendingProfile = new Map<Call, ProfileConfig>();
-  /** calls_considered row per call (SPEC E7). */
-  private readonly logRows = new Map<Call, number>();
+  /** calls_considered rows (SPEC E7), written in batches. */
+  private readonly callLog: CallLogBuffer | undefined;
 
   onCallAnswered(call: Call): void {
     const profile = this.pendingProfile.get(call);
@@ -86,15 +83,7 @@ export class CallRecorder implements CallObserver {
   }
 
   onCallEnd(call: Call, reason: string): void {
-    const row = this.logRows.get(call);
-    if (row !== undefined) {
-      this.logRows.delete(call);
-      try {
-        this.log?.calls.end(row, reason, call.endedAt ?? Date.now());
-      } catch (err) {
-        this.logger.error({ event: 'store.error', err: String(err) }, 'call end not logged');
-      }
-    }
+    this.callLog?.end(call, reason, call.endedAt ?? Date.now());
     this.pendingProfile.delete(call);
     this.stoppedByKey.delete(call.key);
     this.stop(call, reason);
@@ -173,6 +162,7 @@ export class CallRecorder implements CallObserver {
   /** Stops every recording (shutdown) and waits for their spools to close. */
   async close(): Promise<void> {
     for (const call of [...this.active.keys()]) this.stop(call, 'recorder shutting down');
+    this.callLog?.close();
   }
 }
 

@@ -37,8 +37,8 @@ export class StaticMembership implements MembershipSource {
   }
 }
 
-/** Membership from a Map keyed `"<group>/<user>"` (ids cannot contain "/"). */
-export function membershipFromMap(states: ReadonlyMap<string, boolean>, defaultActive = false): MembershipSource {
+/** Membership from a Map keyed `"<group>/<user>"` (ids cannot contain "/"); pairs not in it are `defaultActive`. */
+export function membershipFromMap(states: ReadonlyMap<string, boolean>, defaultActive = true): MembershipSource {
   return { isActive: (groupId, userId) => states.get(key(groupId, userId)) ?? defaultActive };
 }
 

@@ -6,6 +6,7 @@ import { RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 const PAYLOAD_BATCH = 64 * 1024;
 /** Index records buffered before a write. */
 const INDEX_BATCH = 512;
+const EMPTY: Buffer = Buffer.alloc(0);
 
 /**
  * Appends one leg's RTP payloads and index records to its spool files in
@@ -14,9 +15,11 @@ const INDEX_BATCH = 512;
  * crash every index record on disk has its payload.
  */
 export class SpoolWriter {
-  private payload = Buffer.allocUnsafe(PAYLOAD_BATCH);
+  // Batches are allocated at the first packet and dropped at close, so a call
+  // without media, or a closed spool waiting for finalization, holds none.
+  private payload: Buffer = EMPTY;
   private payloadUsed = 0;
-  private index = Buffer.allocUnsafe(INDEX_BATCH * RECORD_BYTES);
+  private index: Buffer = EMPTY;
   private indexUsed = 0;
   /** Bytes of payload handed to the file so far (the next record's offset base). */
   private payloadOffset = 0;
@@ -52,7 +55,10 @@ export class SpoolWriter {
   append(packet: Buffer, payloadStart: number, payloadEnd: number, arrivalMs: number, flags: number): void {
     if (this.closed) return;
     const length = payloadEnd - payloadStart;
-    if (this.payloadUsed + length > this.payload.length || this.indexUsed + RECORD_BYTES > this.index.length) this.flush();
+    if (this.payloadUsed + length > this.payload.length || this.indexUsed + RECORD_BYTES > this.index.length) {
+      this.flush();
+      if (this.payload.length === 0) this.allocate();
+    }
     packet.copy(this.payload, this.payloadUsed, payloadStart, payloadEnd);
     const r = this.record;
     r.arrival = arrivalMs;
@@ -70,14 +76,26 @@ export class SpoolWriter {
     this.packets++;
   }
 
+  /** A written batch's buffers, reused for the next one (no allocation per flush). */
+  private spare: { payload: Buffer; index: Buffer } | undefined;
+
+  private allocate(): void {
+    const spare = this.spare;
+    this.spare = undefined;
+    this.payload = spare?.payload ?? Buffer.allocUnsafe(PAYLOAD_BATCH);
+    this.index = spare?.index ?? Buffer.allocUnsafe(INDEX_BATCH * RECORD_BYTES);
+  }
+
   /** Hands the current batch to the file system (asynchronously, in order). */
   flush(): void {
     if (this.indexUsed === 0) return;
-    const payload = this.payload.subarray(0, this.payloadUsed);
-    const index = this.index.subarray(0, this.indexUsed);
+    const fullPayload = this.payload;
+    const fullIndex = this.index;
+    const payload = fullPayload.subarray(0, this.payloadUsed);
+    const index = fullIndex.subarray(0, this.indexUsed);
     this.payloadOffset += this.payloadUsed;
-    this.payload = Buffer.allocUnsafe(PAYLOAD_BATCH);
-    this.index = Buffer.allocUnsafe(INDEX_BATCH * RECORD_BYTES);
+    this.payload = EMPTY;
+    this.index = EMPTY;
     this.payloadUsed = 0;
     this.indexUsed = 0;
     this.chain = this.chain
@@ -85,6 +103,7 @@ export class SpoolWriter {
         if (this.payloadFile === undefined || this.indexFile === undefined) throw new Error(`spool ${this.leg} is not open`);
         await writeFully(this.payloadFile, payload);
         await writeFully(this.indexFile, index);
+        if (!this.closed) this.spare = { payload: fullPayload, index: fullIndex };
       })
       .catch((err: unknown) => {
         this.error ??= err instanceof Error ? err : new Error(String(err));
@@ -100,6 +119,7 @@ export class SpoolWriter {
     this.flush();
     this.closed = true;
     await this.chain;
+    this.spare = undefined;
     for (const f of [this.payloadFile, this.indexFile]) {
       if (f === undefined) continue;
       try {

@@ -23,8 +23,9 @@ import type { WavCodec } from './wav-header.js';
  *   silence. Comfort noise (PT 13) is silence too; telephone-events and other
  *   payload types are skipped.
  * - Drift between the sender's RTP clock and the wall clock is followed by
- *   re-anchoring (see `TimelineSegment`), so a leg stays within half a
- *   packet of wall-clock time and two legs within one packet of each other.
+ *   re-anchoring (see `TimelineSegment`), so a leg stays within about 70
+ *   units (under half a packet) of wall-clock time and two legs within one
+ *   packet of each other (test: 100 ppm either way over one hour).
  *
  * Memory: one window of about 200 K units plus a fixed silence block, however
  * long the call; no allocation per packet.
@@ -102,7 +103,7 @@ export interface TimelineStats {
   audioUnits: number;
   /** Units of the output filled with silence (everything not audio). */
   silenceUnits: number;
-  /** Silence between the first and the last audio placed: loss, suppression, jitter and re-anchor gaps. */
+  /** Silence between the first and the last audio placed: loss, silence suppression, hold, late packets, re-anchor gaps. */
   lostUnits: number;
   /** Units of received audio dropped where packets overlapped (re-anchoring earlier, overlapping payloads). */
   clippedUnits: number;

@@ -156,8 +156,10 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
       },
     });
   });
-  if (call.cancelled && call.outcome !== undefined) {
-    void sleep(at(call.outcome.timeMs) - Date.now() - 1).then(() => {
+  // A caller that cancelled, or a call the capture never saw answered: CANCEL when the capture did (or ends).
+  const cancelAt = call.cancelled && call.outcome !== undefined ? call.outcome.timeMs : call.outcome === undefined ? call.endMs + 500 : undefined;
+  if (cancelAt !== undefined) {
+    void sleep(at(cancelAt) - Date.now() - 1).then(() => {
       if (result.status === undefined) env.pbx.ua.transactions.sendRequest(buildCancel(invite), env.recorder, { onResponse: () => {}, onTimeout: () => {}, onTransportError: () => {} });
     });
   }

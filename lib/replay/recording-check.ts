@@ -12,6 +12,8 @@ export interface DirectionCheck {
   missing: number;
   /** Runs that had to be located again inside the recording (jitter, drift correction). */
   relocations: number;
+  /** Matched packets of one repeated byte (silence), which carry no position of their own. */
+  silent: number;
   verdict: 'pass' | 'fail' | 'empty';
 }
 
@@ -35,23 +37,38 @@ export function checkDirection(sentPackets: readonly SentPacket[], audioPayloadT
     seen.add(key);
     return true;
   });
-  const check: DirectionCheck = { sent: audio.length, matched: 0, mismatched: 0, missing: 0, relocations: 0, verdict: 'empty' };
+  const check: DirectionCheck = { sent: audio.length, matched: 0, mismatched: 0, missing: 0, relocations: 0, silent: 0, verdict: 'empty' };
   if (audio.length === 0) return check;
   let searchFrom = 0;
   for (const run of runs(audio)) {
     const base = run[0]!.unwrapped;
-    const anchorPacket = run.find((p) => !uniform(p.payload));
+    // Anchor the run at its first distinctive payload that the recording holds.
     let offset = searchFrom; // a run of pure silence is compared in place
-    if (anchorPacket !== undefined) {
-      const found = channel.indexOf(anchorPacket.payload, searchFrom);
-      if (found < 0) {
-        check.missing += run.length;
-        continue;
+    let anchored = run.every((p) => uniform(p.payload));
+    for (const p of run) {
+      if (uniform(p.payload)) continue;
+      const found = channel.indexOf(p.payload, searchFrom);
+      if (found >= 0) {
+        offset = found - (p.unwrapped - base);
+        anchored = true;
+        break;
       }
-      offset = found - (anchorPacket.unwrapped - base);
+    }
+    if (!anchored) {
+      check.missing += run.length;
+      continue;
     }
     for (const p of run) {
       const pos = offset + (p.unwrapped - base);
+      if (uniform(p.payload) && !matchesAt(channel, p.payload, pos)) {
+        // A payload of one repeated byte (digital silence) carries no position: it
+        // passes when the recording holds that silence further on.
+        if (channel.indexOf(p.payload, Math.min(searchFrom, Math.max(0, pos))) >= 0) {
+          check.matched++;
+          check.silent++;
+        } else check.mismatched++;
+        continue;
+      }
       if (matchesAt(channel, p.payload, pos)) {
         check.matched++;
         searchFrom = pos + p.payload.length;
@@ -60,11 +77,14 @@ export function checkDirection(sentPackets: readonly SentPacket[], audioPayloadT
       // Drift correction or jitter may have moved the rest of the run a little: look nearby.
       const lo = Math.max(0, pos - SEARCH_WINDOW);
       const near = uniform(p.payload) ? -1 : channel.subarray(lo, pos + SEARCH_WINDOW + p.payload.length).indexOf(p.payload);
-      if (near >= 0) {
-        offset += lo + near - pos;
+      // A timestamp jump the recorder re-anchored at arrival: find the payload further on.
+      const far = near >= 0 || uniform(p.payload) ? -1 : channel.indexOf(p.payload, searchFrom);
+      const at = near >= 0 ? lo + near : far;
+      if (at >= 0) {
+        offset += at - pos;
         check.relocations++;
         check.matched++;
-        searchFrom = lo + near + p.payload.length;
+        searchFrom = at + p.payload.length;
       } else check.mismatched++;
     }
   }

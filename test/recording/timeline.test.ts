@@ -126,13 +126,17 @@ t.test('an SSRC change starts a new segment anchored at its arrival', async (t) 
 t.test('an SSRC change with no gap does not overwrite the audio before it', async (t) => {
   const a = randomBytes(8000, prng(10));
   const b = randomBytes(8000, prng(11));
-  // The first stream's packets were delayed 30 ms on the way; the new stream is on time.
+  // The first stream's packets were all delayed 30 ms on the way; the new stream is on time,
+  // so by arrival it would start 20 ms before the first stream's audio ends.
   const first = stream({ audio: a, startMs: ORIGIN + 30, ssrc: 1 });
   const second = stream({ audio: b, startMs: ORIGIN + 1010, ssrc: 2, ts0: 77 });
   const { out, tl } = assemble([...first, ...second], { finishMs: ORIGIN + 2100 });
   t.ok(out.subarray(240, 8240).equals(a), 'first stream intact');
-  t.ok(out.subarray(8240, 16240).equals(b), 'second stream starts right after it');
-  t.equal(tl.stats.clippedUnits, 0);
+  // The new stream starts where the old audio ends (packet 0 at 8240), then follows its
+  // arrival times (re-anchors 160 units back): packet 1 overwrites packet 0, and the rest
+  // is in place at its wall-clock position. The floor only keeps the old audio intact.
+  t.equal(out.indexOf(b.subarray(160)), 8240);
+  t.match(tl.stats, { segments: 2, reanchors: 1, clippedUnits: 160 });
 });
 
 t.test('a timestamp jump inconsistent with arrival re-anchors at arrival (hold, re-INVITE)', async (t) => {

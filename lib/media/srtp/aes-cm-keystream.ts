@@ -1,0 +1,62 @@
+/**
+ * AES in Counter Mode as SRTP uses it (RFC 3711 §4.1.1), with one reusable
+ * cipher object per session key.
+ *
+ * Node's 'aes-128-ctr' takes the IV at creation only, so the obvious path
+ * creates a cipher object per packet. Instead we keep one AES-ECB cipher
+ * (no padding, never finalised) and encrypt the packet's counter blocks
+ * ourselves; ECB over whole blocks buffers nothing, so the object serves any
+ * number of packets. The keystream buffer that `update` returns is the only
+ * per-packet allocation. bench/srtp/run.mjs measures both paths.
+ *
+ *   counter block j = IV + j,  IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16)
+ *
+ * The low 16 bits of an SRTP IV are zero ("* 2^16"), and a keystream segment
+ * is at most 2^16 blocks (§4.1.1), so j only ever touches those 16 bits.
+ */
+import { createCipheriv, type Cipher } from 'node:crypto';
+
+/** §4.1.1: "the keystream ... is at most 2^16 blocks" per packet. */
+export const MAX_KEYSTREAM_OCTETS = 65536 * 16;
+
+export class AesCmKeystream {
+  private readonly ecb: Cipher;
+  private counters: Buffer;
+  private view: DataView;
+
+  constructor(key: Buffer) {
+    this.ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
+    this.ecb.setAutoPadding(false);
+    this.counters = Buffer.alloc(2048);
+    this.view = new DataView(this.counters.buffer, this.counters.byteOffset, this.counters.length);
+  }
+
+  /**
+   * dst[dstStart..] = src[srcStart..srcEnd) XOR keystream(IV), the IV given as
+   * four big-endian 32-bit words (iv3's low 16 bits must be zero). src and
+   * dst may be the same buffer at the same offset (in-place).
+   */
+  xor(iv0: number, iv1: number, iv2: number, iv3: number,
+    src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstStart: number): void {
+    const n = srcEnd - srcStart;
+    if (n <= 0) return;
+    const bytes = (n + 15) & ~15;
+    if (bytes > this.counters.length) this.grow(bytes);
+    const v = this.view;
+    const top = iv3 & 0xffff0000;
+    for (let off = 0, j = 0; off < bytes; off += 16, j++) {
+      v.setUint32(off, iv0);
+      v.setUint32(off + 4, iv1);
+      v.setUint32(off + 8, iv2);
+      v.setUint32(off + 12, (top | j) >>> 0);
+    }
+    const ks = this.ecb.update(this.counters.subarray(0, bytes));
+    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]! ^ ks[k]!;
+  }
+
+  private grow(bytes: number): void {
+    if (bytes > MAX_KEYSTREAM_OCTETS) throw new RangeError(`keystream of ${bytes} octets exceeds 2^16 blocks`);
+    this.counters = Buffer.alloc(bytes);
+    this.view = new DataView(this.counters.buffer, this.counters.byteOffset, this.counters.length);
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * One direction of an SRTP/SRTCP crypto context (RFC 3711 §3.2) for one
+ * master key, independent of the SSRC: the session keys are derived once
+ * (§4.3, key derivation rate 0) and shared; per-SSRC state - rollover
+ * counter, highest sequence number, replay window, SRTCP index - is made
+ * lazily, on the receiving side only once a packet authenticated, so a
+ * flood of forged SSRCs creates nothing.
+ *
+ * SRTP packet (RFC 3711 §3.1), AES-CM suites:
+ *
+ *   +----------------------------+----------------------+-------+----------+
+ *   | RTP header (12 + CSRC/ext) | encrypted payload    | [MKI] | auth tag |
+ *   +----------------------------+----------------------+-------+----------+
+ *   |<------- authenticated portion (+ ROC, §4.2) ----->|
+ *
+ * AEAD_AES_128_GCM (RFC 7714 §7): the tag follows the ciphertext and the MKI
+ * follows the tag; the header is the AAD (§7.2).
+ *
+ *   | RTP header (AAD) | ciphertext | 16-octet tag | [MKI] |
+ *
+ * SRTCP packet (RFC 3711 §3.4; RFC 7714 §9 for GCM):
+ *
+ *   AES-CM: | RTCP header (8) | encrypted rest | E|SRTCP index (32) | [MKI] | auth tag (80) |
+ *   GCM:    | RTCP header (8) | ciphertext | 16-octet tag | E|SRTCP index | [MKI] |
+ *
+ * Hot path: one Map lookup per packet, the payload XORed straight from the
+ * input into the output (protect) or in place (unprotect), AES-CM through a
+ * reusable ECB cipher and HMAC-SHA1 with precomputed pads; GCM needs a
+ * cipher object per packet because Node takes the IV only at creation.
+ * Unprotect decrypts in place and returns a view of the input buffer.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { inspect } from 'node:util';
+import { rtpPayloadOffset } from '../rtp-header.js';
+import { AesCmKeystream } from './aes-cm-keystream.js';
+import { HmacSha1 } from './hmac-sha1.js';
+import { deriveSessionKeys, type SessionKeys } from './key-derivation.js';
+import type { SrtpMasterKey } from './master-key.js';
+import { guessRoc } from './packet-index.js';
+import { ReplayWindow } from './replay-window.js';
+import { SRTP_SUITES, type SrtpSuite, type SrtpSuiteName } from './srtp-suite.js';
+
+/** Why unprotect dropped a packet. */
+export type SrtpFailure = 'auth' | 'replay' | 'malformed';
+
+/** Thrown by protect for input that is not RTP/RTCP version 2 (our own relay's input, not the network's). */
+export class SrtpError extends Error {
+  override readonly name = 'SrtpError';
+  constructor(readonly reason: SrtpFailure, message: string) {
+    super(message);
+  }
+}
+
+export interface SrtpContextOptions {
+  suite: SrtpSuiteName;
+  /** The master key and salt; or, for known-answer tests whose vectors give session keys, `sessionKeys`. */
+  key: SrtpMasterKey | { readonly sessionKeys: { readonly rtp: SessionKeys; readonly rtcp: SessionKeys } };
+  /** MKI octets carried in every packet (RFC 3711 §3.1), from the crypto attribute's `|MKI:length`. */
+  mki?: Buffer | undefined;
+  /** Replay window size (RFC 3711 §3.3.2, at least 64). Default 128. */
+  replayWindow?: 64 | 128 | undefined;
+  /** Per-SSRC states kept per direction and kind; the oldest goes beyond this. Default 64. */
+  maxStreams?: number | undefined;
+  /** Master key lifetime in packets (RFC 4568 §6.1); see `lifetimeExceeded`. Default 2^48. */
+  lifetime?: number | undefined;
+}
+
+export interface SrtpCounters {
+  rtpProtected: number;
+  rtpUnprotected: number;
+  rtcpProtected: number;
+  rtcpUnprotected: number;
+  /** Packets whose tag did not verify (including an unknown MKI). */
+  authFailures: number;
+  /** Packets already seen or left of the replay window. */
+  replayed: number;
+  /** Too short, not version 2, or header beyond the end. */
+  malformed: number;
+  /** Packets carrying an MKI other than ours (also counted in authFailures). */
+  unknownMki: number;
+}
+
+class RtpStream {
+  constructor(
+    public roc: number,
+    /** s_l: the highest sequence number so far. */
+    public seq: number,
+    readonly window: ReplayWindow | undefined,
+  ) {}
+}
+
+class RtcpStream {
+  /** Sending: the last SRTCP index used. */
+  index = 0;
+  constructor(readonly window: ReplayWindow | undefined) {}
+}
+
+/** The per-kind (SRTP or SRTCP) transform state: session keys in the form the hot path uses. */
+class Transform {
+  readonly keystream: AesCmKeystream | undefined;
+  readonly hmac: HmacSha1 | undefined;
+  readonly gcmKey: KeyObject | undefined;
+  readonly salt: Buffer;
+  /** The AES-CM salt as big-endian words of k_s * 2^16. */
+  readonly s0: number;
+  readonly s1: number;
+  readonly s2: number;
+  readonly s3: number;
+
+  constructor(suite: SrtpSuite, keys: SessionKeys) {
+    this.salt = Buffer.from(keys.salt);
+    if (suite.aead) {
+      this.gcmKey = createSecretKey(keys.encryptionKey);
+      this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    } else {
+      this.keystream = new AesCmKeystream(keys.encryptionKey);
+      this.hmac = new HmacSha1(keys.authenticationKey);
+      this.s0 = this.salt.readUInt32BE(0);
+      this.s1 = this.salt.readUInt32BE(4);
+      this.s2 = this.salt.readUInt32BE(8);
+      this.s3 = this.salt.readUInt16BE(12) << 16;
+    }
+  }
+}
+
+const GCM_TAG = 16;
+const RTCP_HEADER = 8;
+const E_BIT = 0x80000000;
+
+export class SrtpContext {
+  readonly suite: SrtpSuite;
+  private readonly c: SrtpCounters = {
+    rtpProtected: 0, rtpUnprotected: 0, rtcpProtected: 0, rtcpUnprotected: 0,
+    authFailures: 0, replayed: 0, malformed: 0, unknownMki: 0,
+  };
+  private readonly rtp: Transform;
+  private readonly rtcp: Transform;
+  private readonly mki: Buffer | undefined;
+  private readonly mkiLength: number;
+  private readonly windowSize: 64 | 128;
+  private readonly maxStreams: number;
+  private readonly lifetime: number;
+  private readonly rtpSend = new Map<number, RtpStream>();
+  private readonly rtpRecv = new Map<number, RtpStream>();
+  private readonly rtcpSend = new Map<number, RtcpStream>();
+  private readonly rtcpRecv = new Map<number, RtcpStream>();
+  /** GCM IV (RFC 7714 §8.1, §9.1) and SRTCP AAD (§9.2) scratch; Node copies both. */
+  private readonly iv = Buffer.alloc(12);
+  private readonly aad = Buffer.alloc(12);
+
+  constructor(options: SrtpContextOptions) {
+    this.suite = SRTP_SUITES[options.suite];
+    if (this.suite === undefined) throw new RangeError(`unsupported SRTP suite ${String(options.suite)}`);
+    const keys = 'sessionKeys' in options.key
+      ? options.key.sessionKeys
+      : deriveSessionKeys(this.suite, options.key.key, options.key.salt);
+    this.rtp = new Transform(this.suite, keys.rtp);
+    this.rtcp = new Transform(this.suite, keys.rtcp);
+    if (!('sessionKeys' in options.key)) {
+      for (const k of [keys.rtp, keys.rtcp]) {
+        k.encryptionKey.fill(0);
+        k.authenticationKey.fill(0);
+      }
+    }
+    this.mki = options.mki !== undefined && options.mki.length > 0 ? Buffer.from(options.mki) : undefined;
+    this.mkiLength = this.mki?.length ?? 0;
+    this.windowSize = options.replayWindow ?? 128;
+    this.maxStreams = options.maxStreams ?? 64;
+    this.lifetime = options.lifetime ?? 2 ** 48;
+  }
+
+  get counters(): Readonly<SrtpCounters> {
+    return this.c;
+  }
+
+  /**
+   * RFC 4568 §6.1 / RFC 3711 §9.2: the master key's packet budget is spent.
+   * Deviation: we report it (for a re-key) instead of refusing packets, so a
+   * long recorded call keeps its audio.
+   */
+  get lifetimeExceeded(): boolean {
+    return this.c.rtpProtected + this.c.rtpUnprotected > this.lifetime
+      || this.c.rtcpProtected + this.c.rtcpUnprotected > Math.min(this.lifetime, 2 ** 31);
+  }
+
+  /** Octets protect adds to an RTP packet. */
+  get rtpOverhead(): number {
+    return this.suite.rtpTagLength + this.mkiLength;
+  }
+
+  /** Octets protect adds to an RTCP packet (tag, E|index, MKI). */
+  get rtcpOverhead(): number {
+    return this.suite.rtcpTagLength + 4 + this.mkiLength;
+  }
+
+  /** The rollover counter of an SSRC as this context knows it, if it saw the SSRC. */
+  rolloverCounter(ssrc: number, direction: 'send' | 'receive'): number | undefined {
+    return (direction === 'send' ? this.rtpSend : this.rtpRecv).get(ssrc >>> 0)?.roc;
+  }
+
+  /**
+   * RFC 3711 §3.3: encrypts the payload and appends MKI and tag. Returns a
+   * new buffer; `packet` is left unchanged. The sender's ROC follows the
+   * sequence numbers with the same estimate a receiver uses (reordered input
+   * from the other leg keeps its index).
+   */
+  protectRtp(packet: Buffer, length = packet.length): Buffer {
+    const hdr = rtpPayloadOffset(packet, length);
+    if (hdr < 0) {
+      this.c.malformed++;
+      throw new SrtpError('malformed', 'not an RTP version 2 packet');
+    }
+    const seq = (packet[2]! << 8) | packet[3]!;
+    const ssrc = packet.readUInt32BE(8);
+    let s = this.rtpSend.get(ssrc);
+    let roc = 0;
+    if (s === undefined) {
+      this.remember(this.rtpSend, ssrc, new RtpStream(0, seq, undefined));
+    } else {
+      roc = guessRoc(seq, s.seq, s.roc);
+      if (roc < 0) roc = 0;
+      if (roc * 65536 + seq > s.roc * 65536 + s.seq) {
+        s.roc = roc;
+        s.seq = seq;
+      }
+    }
+    const t = this.rtp;
+    const tagLength = this.suite.rtpTagLength;
+    const out = Buffer.allocUnsafe(length + tagLength + this.mkiLength);
+    packet.copy(out, 0, 0, hdr);
+    if (t.keystream !== undefined && t.hmac !== undefined) {
+      // RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), i * 2^16 = ROC || SEQ || 0x0000.
+      t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ roc, t.s3 ^ (seq << 16), packet, hdr, length, out, hdr);
+      if (this.mki !== undefined) this.mki.copy(out, length);
+      // §4.2: M = Authenticated Portion || ROC; the MKI is not authenticated.
+      t.hmac.sign(out, 0, length, roc, out, length + this.mkiLength, tagLength);
+    } else {
+      // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; §7.2: AAD = the RTP header.
+      const iv = this.gcmRtpIv(ssrc, roc, seq);
+      const cipher = createCipheriv('aes-128-gcm', t.gcmKey!, iv, { authTagLength: GCM_TAG });
+      cipher.setAAD(packet.subarray(0, hdr));
+      cipher.update(packet.subarray(hdr, length)).copy(out, hdr);
+      cipher.final();
+      cipher.getAuthTag().copy(out, length);
+      if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG);
+    }
+    this.c.rtpProtected++;
+    return out;
+  }
+
+  /**
+   * RFC 3711 §3.3: estimates the index (§3.3.1), checks replay (§3.3.2),
+   * verifies the tag, then decrypts in place. Returns the plain RTP packet
+   * as a view of `packet`, or why it was dropped.
+   */
+  unprotectRtp(packet: Buffer, length = packet.length): Buffer | SrtpFailure {
+    const tagLength = this.suite.rtpTagLength;
+    const aead = this.suite.aead;
+    // AES-CM: | ... | MKI | tag |; GCM: | ... | tag | MKI |
+    const plainEnd = length - tagLength - this.mkiLength;
+    const mkiAt = aead ? length - this.mkiLength : plainEnd;
+    const tagAt = aead ? plainEnd : length - tagLength;
+    if (plainEnd < 12) return this.malformed();
+    const hdr = rtpPayloadOffset(packet, plainEnd);
+    if (hdr < 0) return this.malformed();
+    if (this.mki !== undefined && !this.mkiMatches(packet, mkiAt)) return this.unknownMki();
+    const seq = (packet[2]! << 8) | packet[3]!;
+    const ssrc = packet.readUInt32BE(8);
+    const s = this.rtpRecv.get(ssrc);
+    let roc = 0;
+    let index = seq;
+    if (s !== undefined) {
+      roc = guessRoc(seq, s.seq, s.roc);
+      index = roc * 65536 + seq;
+      if (roc < 0 || !s.window!.check(index)) {
+        this.c.replayed++;
+        return 'replay';
+      }
+    }
+    const t = this.rtp;
+    if (t.keystream !== undefined && t.hmac !== undefined) {
+      if (!t.hmac.verify(packet, 0, plainEnd, roc, packet, tagAt, tagLength)) return this.authFailure();
+      t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ roc, t.s3 ^ (seq << 16), packet, hdr, plainEnd, packet, hdr);
+    } else {
+      const decipher = createDecipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtpIv(ssrc, roc, seq), { authTagLength: GCM_TAG });
+      decipher.setAAD(packet.subarray(0, hdr));
+      decipher.setAuthTag(packet.subarray(tagAt, tagAt + GCM_TAG));
+      const plain = decipher.update(packet.subarray(hdr, plainEnd));
+      try {
+        decipher.final();
+      } catch {
+        return this.authFailure();
+      }
+      plain.copy(packet, hdr);
+    }
+    // §3.3.1: ROC and s_l are updated only after authentication.
+    if (s === undefined) {
+      const w = new ReplayWindow(this.windowSize);
+      w.accept(index);
+      this.remember(this.rtpRecv, ssrc, new RtpStream(roc, seq, w));
+    } else {
+      if (index > s.roc * 65536 + s.seq) {
+        s.roc = roc;
+        s.seq = seq;
+      }
+      s.window!.accept(index);
+    }
+    this.c.rtpUnprotected++;
+    return packet.subarray(0, plainEnd);
+  }
+
+  /**
+   * RFC 3711 §3.4: encrypts everything after the first 8 octets, appends
+   * E=1 and the SRTCP index, the MKI and the tag. The index counts per SSRC
+   * from 1, as libsrtp does (RFC 3711 does not fix the first value).
+   */
+  protectRtcp(packet: Buffer, length = packet.length): Buffer {
+    if (length < RTCP_HEADER || (packet[0]! & 0xc0) !== 0x80) {
+      this.c.malformed++;
+      throw new SrtpError('malformed', 'not an RTCP version 2 packet');
+    }
+    const ssrc = packet.readUInt32BE(4);
+    let s = this.rtcpSend.get(ssrc);
+    if (s === undefined) s = this.remember(this.rtcpSend, ssrc, new RtcpStream(undefined));
+    const index = (s.index = (s.index + 1) & 0x7fffffff);
+    const eIndex = (E_BIT | index) >>> 0;
+    const t = this.rtcp;
+    const tagLength = this.suite.rtcpTagLength;
+    const out = Buffer.allocUnsafe(length + 4 + tagLength + this.mkiLength);
+    packet.copy(out, 0, 0, RTCP_HEADER);
+    if (t.keystream !== undefined && t.hmac !== undefined) {
+      // §4.1.1 with the 31-bit SRTCP index as i: i * 2^16 = 00 00 || index || 00 00.
+      t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ (index >>> 16), t.s3 ^ ((index & 0xffff) << 16),
+        packet, RTCP_HEADER, length, out, RTCP_HEADER);
+      out.writeUInt32BE(eIndex, length);
+      if (this.mki !== undefined) this.mki.copy(out, length + 4);
+      // §3.4: the authenticated portion ends with E || SRTCP index.
+      t.hmac.sign(out, 0, length + 4, undefined, out, length + 4 + this.mkiLength, tagLength);
+    } else {
+      const cipher = createCipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtcpIv(ssrc, index), { authTagLength: GCM_TAG });
+      // RFC 7714 §9.2: AAD = header (8 octets) || E || SRTCP index.
+      packet.copy(this.aad, 0, 0, RTCP_HEADER);
+      this.aad.writeUInt32BE(eIndex, RTCP_HEADER);
+      cipher.setAAD(this.aad);
+      cipher.update(packet.subarray(RTCP_HEADER, length)).copy(out, RTCP_HEADER);
+      cipher.final();
+      cipher.getAuthTag().copy(out, length);
+      out.writeUInt32BE(eIndex, length + GCM_TAG);
+      if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG + 4);
+    }
+    this.c.rtcpProtected++;
+    return out;
+  }
+
+  /**
+   * RFC 3711 §3.4: replay check on the explicit SRTCP index, tag, then
+   * decryption in place when E is set (E=0 packets are authenticated only).
+   */
+  unprotectRtcp(packet: Buffer, length = packet.length): Buffer | SrtpFailure {
+    const tagLength = this.suite.rtcpTagLength;
+    const aead = this.suite.aead;
+    // AES-CM: | hdr | rest | E|index | MKI | tag |;  GCM: | hdr | rest | tag | E|index | MKI |
+    const trailer = tagLength + 4 + this.mkiLength;
+    const plainEnd = length - trailer;
+    if (plainEnd < RTCP_HEADER || (packet[0]! & 0xc0) !== 0x80) return this.malformed();
+    const eIndexAt = aead ? plainEnd + GCM_TAG : plainEnd;
+    const mkiAt = eIndexAt + 4;
+    const tagAt = aead ? plainEnd : mkiAt + this.mkiLength;
+    if (this.mki !== undefined && !this.mkiMatches(packet, mkiAt)) return this.unknownMki();
+    const eIndex = packet.readUInt32BE(eIndexAt);
+    const encrypted = eIndex >= E_BIT;
+    const index = eIndex & 0x7fffffff;
+    const ssrc = packet.readUInt32BE(4);
+    const s = this.rtcpRecv.get(ssrc);
+    if (s !== undefined && !s.window!.check(index)) {
+      this.c.replayed++;
+      return 'replay';
+    }
+    const t = this.rtcp;
+    if (t.keystream !== undefined && t.hmac !== undefined) {
+      if (!t.hmac.verify(packet, 0, eIndexAt + 4, undefined, packet, tagAt, tagLength)) return this.authFailure();
+      if (encrypted) {
+        t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ (index >>> 16), t.s3 ^ ((index & 0xffff) << 16),
+          packet, RTCP_HEADER, plainEnd, packet, RTCP_HEADER);
+      }
+    } else {
+      const decipher = createDecipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtcpIv(ssrc, index), { authTagLength: GCM_TAG });
+      decipher.setAuthTag(packet.subarray(tagAt, tagAt + GCM_TAG));
+      let plain: Buffer | undefined;
+      if (encrypted) {
+        packet.copy(this.aad, 0, 0, RTCP_HEADER);
+        packet.copy(this.aad, RTCP_HEADER, eIndexAt, eIndexAt + 4);
+        decipher.setAAD(this.aad);
+        plain = decipher.update(packet.subarray(RTCP_HEADER, plainEnd));
+      } else {
+        // RFC 7714 §9.3 (E=0): the whole RTCP packet and E || index are the AAD.
+        decipher.setAAD(Buffer.concat([packet.subarray(0, plainEnd), packet.subarray(eIndexAt, eIndexAt + 4)]));
+      }
+      try {
+        decipher.final();
+      } catch {
+        return this.authFailure();
+      }
+      if (plain !== undefined) plain.copy(packet, RTCP_HEADER);
+    }
+    if (s === undefined) {
+      const w = new ReplayWindow(this.windowSize);
+      w.accept(index);
+      this.remember(this.rtcpRecv, ssrc, new RtcpStream(w));
+    } else {
+      s.window!.accept(index);
+    }
+    this.c.rtcpUnprotected++;
+    return packet.subarray(0, plainEnd);
+  }
+
+  /** Never the keys: suite and counters only. */
+  toJSON(): { suite: SrtpSuiteName; mki: boolean; counters: SrtpCounters } {
+    return { suite: this.suite.name, mki: this.mki !== undefined, counters: { ...this.c } };
+  }
+
+  [inspect.custom](): string {
+    return `SrtpContext ${JSON.stringify(this.toJSON())}`;
+  }
+
+  private gcmRtpIv(ssrc: number, roc: number, seq: number): Buffer {
+    const iv = this.iv;
+    const salt = this.rtp.salt;
+    iv[0] = salt[0]!;
+    iv[1] = salt[1]!;
+    iv.writeUInt32BE((ssrc ^ salt.readUInt32BE(2)) >>> 0, 2);
+    iv.writeUInt32BE((roc ^ salt.readUInt32BE(6)) >>> 0, 6);
+    iv.writeUInt16BE(seq ^ salt.readUInt16BE(10), 10);
+    return iv;
+  }
+
+  /** RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt. */
+  private gcmRtcpIv(ssrc: number, index: number): Buffer {
+    const iv = this.iv;
+    const salt = this.rtcp.salt;
+    iv[0] = salt[0]!;
+    iv[1] = salt[1]!;
+    iv.writeUInt32BE((ssrc ^ salt.readUInt32BE(2)) >>> 0, 2);
+    iv[6] = salt[6]!;
+    iv[7] = salt[7]!;
+    iv.writeUInt32BE((index ^ salt.readUInt32BE(8)) >>> 0, 8);
+    return iv;
+  }
+
+  private mkiMatches(packet: Buffer, at: number): boolean {
+    const mki = this.mki!;
+    for (let i = 0; i < mki.length; i++) if (packet[at + i] !== mki[i]) return false;
+    return true;
+  }
+
+  private remember<S>(map: Map<number, S>, ssrc: number, state: S): S {
+    if (map.size >= this.maxStreams) {
+      const oldest = map.keys().next();
+      if (oldest.done !== true) map.delete(oldest.value);
+    }
+    map.set(ssrc, state);
+    return state;
+  }
+
+  private malformed(): SrtpFailure {
+    this.c.malformed++;
+    return 'malformed';
+  }
+
+  private authFailure(): SrtpFailure {
+    this.c.authFailures++;
+    return 'auth';
+  }
+
+  private unknownMki(): SrtpFailure {
+    this.c.unknownMki++;
+    this.c.authFailures++;
+    return 'auth';
+  }
+}
