@@ -22,6 +22,7 @@
  *   BENCH_REPEAT     repeats of the ladder            (default 3)
  *   BENCH_CALL_MS    call length in ms                (default 1000)
  *   BENCH_TRANSPORT  udp | tcp                        (default udp)
+ *   BENCH_RECORD=1   record every call (default: calls are relayed and anchored, not recorded)
  *   BENCH_DIRECT=1   no callrec: the UAC calls the UAS directly, to measure
  *                    what SIPp itself sustains on this machine
  *   BENCH_OUT        result file                      (default bench/cps/results-<date>[-direct].json)
@@ -51,6 +52,7 @@ const repeats = Math.max(1, Number(env.BENCH_REPEAT ?? 3));
 const callMs = Number(env.BENCH_CALL_MS ?? 1000);
 const transport = env.BENCH_TRANSPORT === 'tcp' ? 'tcp' : 'udp';
 const direct = env.BENCH_DIRECT === '1';
+const recordCalls = env.BENCH_RECORD === '1';
 const UAC = path.join(HERE, 'uac-cps.xml');
 const UAS = (() => {
   const file = path.join(HERE, 'uas-cps.xml');
@@ -252,6 +254,9 @@ async function runRepeat(index) {
         provider: { port: ctx.providerPort, transport },
         keepLogs: false,
         mediaPorts,
+        // The SIP core is measured: outbound bench calls match no recording
+        // profile unless BENCH_RECORD=1 (then every call is recorded and sealed).
+        ...(recordCalls ? {} : { overrides: { profiles: [{ name: 'inbound-only', direction: 'inbound' }] } }),
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

@@ -79,6 +79,8 @@ export class ArchiveDelivery {
   private readonly streak = new Map<string, number>();
   /** Per target: first failure of the current outage. */
   private readonly failingSince = new Map<string, number>();
+  /** Targets that delivered since their last failure in this process (no recovery alert for their old failed rows). */
+  private readonly healthy = new Set<string>();
   private running: Promise<DeliverySummary> | undefined;
   private started = false;
   private stopping = false;
@@ -283,7 +285,12 @@ export class ArchiveDelivery {
     this.o.log.uploads.markDone(key, now);
     summary.delivered++;
     this.o.logger.info({ event: 'archive.delivered', base: row.recordingBase, target: row.target, ms: now - started }, 'recording delivered');
-    const wasFailing = this.failingSince.has(row.target) || row.state === 'failed';
+    // Failed rows of this target (maybe from before a restart) mean an outage ends here,
+    // unless the target already delivered since its last failure in this process.
+    const wasFailing =
+      this.failingSince.has(row.target) ||
+      (!this.healthy.has(row.target) && (row.state === 'failed' || this.failedRows(row.target) > 0));
+    this.healthy.add(row.target);
     const since = this.failingSince.get(row.target) ?? row.firstFailedAt;
     this.failingSince.delete(row.target);
     this.streak.delete(row.target);
@@ -350,9 +357,14 @@ export class ArchiveDelivery {
     }
     this.streak.set(row.target, streak + 1);
     this.blockedUntil.set(row.target, next);
+    this.healthy.delete(row.target);
     const failure = { target: row.target, recordingBase: row.recordingBase, error: message, attempts, nextAttemptAt: next, backlog: this.pendingFor(row.target) };
     if (this.o.alerts !== undefined) this.o.alerts.uploadFailed(failure);
     else this.o.logger.warn({ event: 'archive.upload-failed', ...failure }, 'upload failed; will retry');
+  }
+
+  private failedRows(target: string): number {
+    return this.o.log.uploads.backlog([target]).find((b) => b.target === target)?.failed ?? 0;
   }
 
   private pendingFor(target: string): number {

@@ -57,7 +57,7 @@ export class CallRecorder implements CallObserver {
       profile: profile?.name ?? null,
     });
     if (profile === undefined) {
-      this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: 'no profile matches' }, 'call not recorded');
+      this.logger.debug({ event: 'recording.skipped', callId: call.aCallId, reason: 'no profile matches' }, 'call not recorded');
       return;
     }
     if (profile.recordFrom === 'setup') this.start(call, profile);

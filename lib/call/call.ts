@@ -231,7 +231,7 @@ export class Call {
     const send = (): void => this.sendA2xx(out);
     if (this.aReliable !== undefined) this.aReliable.whenIdle(send);
     else send();
-    this.ctx.logger.info({ event: 'call.answered', callId: this.aCallId, bCallId: this.bCallId }, 'call answered');
+    this.ctx.logger.debug({ event: 'call.answered', callId: this.aCallId, bCallId: this.bCallId }, 'call answered');
     this.ctx.observer.onCallAnswered?.(this);
   }
 

@@ -46,7 +46,7 @@ export class DialogRelay {
     switch (req.method) {
       case 'BYE':
         tx.respond(createResponse(req, 200));
-        this.ctx.logger.info({ event: 'sip.bye', callId: this.call.aCallId, from: side }, 'BYE received');
+        this.ctx.logger.debug({ event: 'sip.bye', callId: this.call.aCallId, from: side }, 'BYE received');
         this.call.hangUp(`BYE from ${side}`, side);
         return;
       case 'PRACK':

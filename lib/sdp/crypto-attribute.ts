@@ -25,9 +25,25 @@ export class CryptoAttributeError extends Error {
 }
 
 /** RFC 4568 §6.1 MKI: a decimal value sent as `length` big-endian octets (1-128). */
-export interface CryptoMki {
-  readonly value: bigint;
-  readonly length: number;
+export class CryptoMki {
+  constructor(readonly value: bigint, readonly length: number) {}
+
+  /** The octets carried in each packet, big-endian. */
+  toBuffer(): Buffer {
+    const out = Buffer.alloc(this.length);
+    let v = this.value;
+    for (let i = this.length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+    return out;
+  }
+
+  /** `value:length`, as in the attribute (JSON cannot carry a bigint). */
+  toString(): string {
+    return `${this.value}:${this.length}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 export interface CryptoKeyParams {
@@ -60,7 +76,7 @@ export class CryptoAttribute {
   /** The first key's MKI as the octets carried in each packet. */
   get mkiBytes(): Buffer | undefined {
     const mki = this.keys[0]?.mki;
-    return mki === undefined ? undefined : mkiToBuffer(mki);
+    return mki?.toBuffer();
   }
 
   toString(): string {
@@ -137,15 +153,7 @@ function parseMki(text: string): CryptoMki {
   const length = Number(m[2]);
   if (length < 1 || length > 128) throw new CryptoAttributeError(`MKI length ${length} not in 1-128`);
   if (value >= 1n << BigInt(8 * length)) throw new CryptoAttributeError(`MKI ${value} does not fit ${length} octets`);
-  return { value, length };
-}
-
-/** The MKI octets, big-endian, `length` long. */
-export function mkiToBuffer(mki: CryptoMki): Buffer {
-  const out = Buffer.alloc(mki.length);
-  let v = mki.value;
-  for (let i = mki.length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
-  return out;
+  return new CryptoMki(value, length);
 }
 
 /** Every well-formed `a=crypto` line of an SDP (or of one media section); malformed lines are skipped. */
@@ -184,7 +192,7 @@ export interface CreateCryptoOptions {
   /** Key and salt source; crypto.randomBytes unless a test fixes it. */
   random?: RandomBytes | undefined;
   lifetime?: number | undefined;
-  mki?: CryptoMki | undefined;
+  mki?: { readonly value: bigint; readonly length: number } | undefined;
 }
 
 /** A fresh master key and salt of our own for `suite` (never the other party's). */
@@ -194,7 +202,8 @@ export function createCryptoAttribute(options: CreateCryptoOptions): CryptoAttri
   const bytes = random(suite.masterKeyLength + suite.masterSaltLength);
   if (bytes.length !== suite.masterKeyLength + suite.masterSaltLength) throw new RangeError('random source returned the wrong length');
   const masterKey = new SrtpMasterKey(bytes.subarray(0, suite.masterKeyLength), bytes.subarray(suite.masterKeyLength));
-  return new CryptoAttribute(options.tag, suite.name, [{ masterKey, lifetime: options.lifetime, mki: options.mki }]);
+  const mki = options.mki === undefined ? undefined : new CryptoMki(options.mki.value, options.mki.length);
+  return new CryptoAttribute(options.tag, suite.name, [{ masterKey, lifetime: options.lifetime, mki }]);
 }
 
 /** Our answer to the chosen offered attribute: same tag and suite (RFC 4568 §7.1.2), our own key. */
@@ -209,7 +218,7 @@ export function formatCryptoAttribute(attr: CryptoAttribute): string {
   const keyParams = attr.keys.map((k) => {
     let s = `inline:${k.masterKey.concat().toString('base64')}`;
     if (k.lifetime !== undefined) s += `|${formatLifetime(k.lifetime)}`;
-    if (k.mki !== undefined) s += `|${k.mki.value}:${k.mki.length}`;
+    if (k.mki !== undefined) s += `|${k.mki.toString()}`;
     return s;
   }).join(';');
   return [`a=crypto:${attr.tag}`, attr.suite, keyParams, ...attr.sessionParams].join(' ');
