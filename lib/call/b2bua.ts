@@ -17,6 +17,8 @@ export interface B2buaOptions {
   sdp?: SessionDescriptionHandler;
   observer?: CallObserver;
   timers?: { t1: number; t2: number };
+  /** Calls callrec answers itself (feature codes); true when handled. */
+  localService?: (ua: UserAgent, side: Side, tx: InviteServerTransaction, req: SipRequest, inbound: Inbound) => boolean;
 }
 
 /** Option tags we implement; a Require naming any other gets 420 (RFC 3261 §8.2.2.3). */
@@ -138,6 +140,7 @@ export class B2bua implements UserAgentDelegate {
       tx.respond(createResponse(req, 415, undefined, tag).set('Accept', 'application/sdp'));
       return;
     }
+    if (this.options.localService?.(this.context.ua, side, tx, req, inbound) === true) return;
     void this.prepareAndStart(side, tx, req, inbound, tag);
   }
 

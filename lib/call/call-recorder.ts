@@ -10,6 +10,7 @@ import type { CallObserver } from './call-context.js';
 import type { Call } from './call.js';
 import { DtmfStopDetector } from './dtmf-stop-detector.js';
 import { CallLogBuffer } from './call-log-buffer.js';
+import { callFactsFromHeaders, decide, type CallFacts, type Decision } from '../policy/index.js';
 import type { Side } from './trunk-peers.js';
 
 /** Hands a stopped recording on (assembly, evidence, archive). */
@@ -37,7 +38,7 @@ export class CallRecorder implements CallObserver {
     private readonly logger: Logger,
     private readonly finalize: RecordingFinalizer,
     log: RecordingLog | undefined = undefined,
-    private readonly choose: (call: Call) => ProfileConfig | undefined = (call) => firstProfileFor(config, call),
+    private readonly choose: (call: Call) => Decision = (call) => decide(config, callFacts(call), { isActive: () => true }),
   ) {
     this.callLog = log !== undefined ? new CallLogBuffer(log, logger) : undefined;
   }
@@ -48,16 +49,17 @@ export class CallRecorder implements CallObserver {
   }
 
   onCallStart(call: Call): void {
-    const profile = this.choose(call);
+    const decision = this.choose(call);
+    const profile = decision.record ? decision.profile : undefined;
     this.callLog?.consider(call, {
       startedAt: call.startedAt, aCallId: call.aCallId, bCallId: call.bCallId, direction: call.direction,
       caller: call.caller.user, callee: call.callee.user,
       decision: profile !== undefined ? 'recorded' : 'not-recorded',
-      reason: profile !== undefined ? `profile ${profile.name} records ${profile.direction === 'both' ? 'every' : profile.direction} call` : 'no profile matches',
+      reason: decision.reason,
       profile: profile?.name ?? null,
     });
     if (profile === undefined) {
-      this.logger.debug({ event: 'recording.skipped', callId: call.aCallId, reason: 'no profile matches' }, 'call not recorded');
+      this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: decision.reason }, 'call not recorded');
       return;
     }
     if (profile.recordFrom === 'setup') this.start(call, profile);
@@ -166,9 +168,18 @@ export class CallRecorder implements CallObserver {
   }
 }
 
-/** Until the policy engine decides: the first profile whose direction fits records the call. */
-function firstProfileFor(config: Config, call: Call): ProfileConfig | undefined {
-  return config.profiles.find((p) => p.direction === 'both' || p.direction === call.direction);
+/** The policy's view of a call (SPEC: identity from P-Asserted-Identity, else From; called number from the request-URI, else To). */
+export function callFacts(call: Call): CallFacts {
+  const req = call.aInvite;
+  return callFactsFromHeaders({
+    direction: call.direction,
+    requestUri: req.uri,
+    from: req.get('From'),
+    to: req.get('To'),
+    pAssertedIdentity: req.getAll('P-Asserted-Identity'),
+    diversion: req.getAll('Diversion'),
+    historyInfo: req.getAll('History-Info'),
+  });
 }
 
 /** The first local target's folder template, else `<data.dir>/recordings/$Y/$M/$D`. */

@@ -3,7 +3,9 @@ import type { ConnectionOptions } from 'node:tls';
 import { B2bua } from '../call/b2bua.js';
 import { TrunkPeers, type Side } from '../call/trunk-peers.js';
 import { AnchoredMedia } from '../call/anchored-media.js';
-import { CallRecorder } from '../call/call-recorder.js';
+import { CallRecorder, callFacts } from '../call/call-recorder.js';
+import { FeatureCodeService } from '../call/feature-code-service.js';
+import { decide } from '../policy/index.js';
 import { MediaWatchdog } from '../call/media-watchdog.js';
 import { ControlServer } from '../control/control-server.js';
 import { buildStatus } from './recorder-status.js';
@@ -55,12 +57,19 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
   });
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
   const media = new AnchoredMedia(pool, config.media.host, logger);
-  const recorder = new CallRecorder(config, media, logger, finalizer.finalizeSession, log);
+  const membership = {
+    isActive: (g: string, u: string) => log.groups.isActive(g, u),
+    setActive: (g: string, u: string, active: boolean, at: number) => log.groups.setActive(g, u, active, at),
+  };
+  const recorder = new CallRecorder(config, media, logger, finalizer.finalizeSession, log,
+    (call) => decide(config, callFacts(call), membership));
+  const featureCodes = new FeatureCodeService(config, membership, pool, config.media.host, logger);
   const b2bua = new B2bua({
     peers,
     logger,
     sdp: media,
     observer: recorder,
+    localService: (ua, side, tx, req, inbound) => featureCodes.tryHandle(ua, side, tx, req, inbound),
     credentials: config.provider.auth !== undefined ? { provider: config.provider.auth } : {},
   });
   let ua: UserAgent | undefined;
@@ -95,6 +104,12 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
       backlog: () => log.uploads.backlog().map((b) => ({ target: b.target, pending: b.pending, oldest: b.oldest !== null ? new Date(b.oldest).toISOString() : null })),
       groups: () => config.groups.map((g) => ({ id: g.id, activeMembers: log.groups.activeMembers(g.id) })),
     }),
+    setMembership: (groupId, userId, active) => {
+      const r = log.groups.setActive(groupId, userId, active, Date.now());
+      if (r === 'not-a-member') return `${userId} is not a member of group ${groupId}`;
+      logger.info({ event: active ? 'group.login' : 'group.logout', group: groupId, user: userId, via: 'control' }, `${userId} ${active ? 'logged in to' : 'logged out of'} ${groupId}`);
+      return undefined;
+    },
   }, logger);
   await control.start();
   logger.info({ event: 'ready', version: VERSION, instance: config.instance, listen: transports.addresses }, 'callrec ready');

@@ -40,22 +40,31 @@ export class AesCmKeystream {
     src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstStart: number): void {
     const n = srcEnd - srcStart;
     if (n <= 0) return;
-    const bytes = (n + 15) & ~15;
+    if (n > MAX_KEYSTREAM_OCTETS) throw new RangeError(`keystream of ${n} octets exceeds 2^16 blocks`);
+    const ks = this.generate(iv0, iv1, iv2, iv3, n);
+    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]! ^ ks[k]!;
+  }
+
+  /**
+   * The keystream of `octets` (rounded up to whole blocks): AES of the counter
+   * blocks iv0 || iv1 || iv2 || (iv3 + j mod 2^32), j = 0, 1, ... For SRTP the
+   * low 16 bits of iv3 are zero; GCM (NIST SP 800-38D inc32) starts iv3 at 1.
+   */
+  generate(iv0: number, iv1: number, iv2: number, iv3: number, octets: number): Buffer {
+    const bytes = (octets + 15) & ~15;
     if (bytes > this.counters.length) this.grow(bytes);
     const v = this.view;
-    const top = iv3 & 0xffff0000;
     for (let off = 0, j = 0; off < bytes; off += 16, j++) {
       v.setUint32(off, iv0);
       v.setUint32(off + 4, iv1);
       v.setUint32(off + 8, iv2);
-      v.setUint32(off + 12, (top | j) >>> 0);
+      v.setUint32(off + 12, (iv3 + j) >>> 0);
     }
-    const ks = this.ecb.update(this.counters.subarray(0, bytes));
-    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]! ^ ks[k]!;
+    return this.ecb.update(this.counters.subarray(0, bytes));
   }
 
   private grow(bytes: number): void {
-    if (bytes > MAX_KEYSTREAM_OCTETS) throw new RangeError(`keystream of ${bytes} octets exceeds 2^16 blocks`);
+    if (bytes > MAX_KEYSTREAM_OCTETS + 16) throw new RangeError(`keystream of ${bytes} octets exceeds 2^16 blocks`);
     this.counters = Buffer.alloc(bytes);
     this.view = new DataView(this.counters.buffer, this.counters.byteOffset, this.counters.length);
   }

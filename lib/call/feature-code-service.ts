@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { PortPool } from '../media/port-pool.js';
+import { PromptPlayer } from '../media/prompt-player.js';
+import { g711Tones } from '../media/tone.js';
+import { applyFeatureCode, callFactsFromHeaders, parseFeatureCode, type MembershipSource } from '../policy/index.js';
+import { readAudioStream } from '../sdp/audio-stream.js';
+import { Dialog } from '../sip/dialog/dialog.js';
+import { createResponse, type SipRequest } from '../sip/message/message.js';
+import type { InviteServerTransaction } from '../sip/transaction/index.js';
+import type { Address, Inbound } from '../sip/transport/transport.js';
+import type { UserAgent } from '../sip/user-agent.js';
+import type { Side } from './trunk-peers.js';
+
+/** Where membership changes are kept (the recording log). */
+export interface MembershipStore extends MembershipSource {
+  setActive(groupId: string, userId: string, active: boolean, at: number): unknown;
+}
+
+/** Rising double beep: done; low long tone: refused. */
+const CONFIRM = [{ hz: 880, ms: 150 }, { hz: 0, ms: 80 }, { hz: 1320, ms: 250 }, { hz: 0, ms: 200 }];
+const REFUSE = [{ hz: 300, ms: 700 }, { hz: 0, ms: 200 }];
+
+/**
+ * SPEC P1: feature codes dialled from the PBX (`*71` / `*72`, alone for all
+ * the caller's groups or followed by a group number) log the caller in or
+ * out of recording groups. callrec answers such a call itself, plays a
+ * short confirmation and hangs up; nothing goes to the provider.
+ */
+export class FeatureCodeService {
+  constructor(
+    private readonly config: Config,
+    private readonly membership: MembershipStore,
+    private readonly pool: PortPool,
+    private readonly mediaHost: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** True when the INVITE was a feature code and is handled here. */
+  tryHandle(ua: UserAgent, side: Side, tx: InviteServerTransaction, req: SipRequest, inbound: Inbound): boolean {
+    if (side !== 'pbx') return false;
+    const facts = callFactsFromHeaders({
+      direction: 'outbound', requestUri: req.uri, from: req.get('From'), to: req.get('To'),
+      pAssertedIdentity: req.getAll('P-Asserted-Identity'),
+    });
+    const code = parseFeatureCode(facts.calledNumber, this.config.featureCodes, this.config.groups, this.config.numbers);
+    if (code === undefined) return false;
+    const result = applyFeatureCode(code, facts.callingIdentity, this.config, this.membership);
+    if (result.ok) {
+      for (const u of result.updates) this.membership.setActive(u.groupId, u.userId, u.active, Date.now());
+    }
+    this.logger.info({
+      event: result.ok ? `group.${result.action}` : 'group.refused', callId: req.callId, caller: facts.callingIdentity,
+      dialled: code.dialled, message: result.message,
+    }, result.message);
+    void this.answerWithTone(ua, tx, req, inbound, result.ok).catch((err: unknown) => {
+      this.logger.warn({ event: 'feature-code.error', callId: req.callId, err: err instanceof Error ? err.message : String(err) }, 'confirmation not played');
+    });
+    return true;
+  }
+
+  private async answerWithTone(ua: UserAgent, tx: InviteServerTransaction, req: SipRequest, inbound: Inbound, ok: boolean): Promise<void> {
+    const tag = ua.newTag();
+    let offer;
+    try {
+      offer = req.body.length > 0 ? readAudioStream(req.body.toString('utf8')) : undefined;
+    } catch {
+      offer = undefined;
+    }
+    const codec = offer?.codecs.find((c) => c.name === 'PCMA' || c.name === 'PCMU');
+    if (offer === undefined || codec === undefined) {
+      // No G.711 to play a tone in: confirm by the status alone.
+      tx.respond(createResponse(req, ok ? 200 : 403, ok ? 'OK' : 'Forbidden', tag).set('Contact', ua.contact(inbound.local.protocol)));
+      if (ok) this.byeLater(ua, req, tag, inbound, 0);
+      return;
+    }
+    const pair = await this.pool.allocate();
+    try {
+      const res = createResponse(req, 200, undefined, tag);
+      res.set('Contact', ua.contact(inbound.local.protocol));
+      res.setBody([
+        'v=0', `o=callrec 1 1 IN IP4 ${this.mediaHost}`, 's=callrec', `c=IN IP4 ${this.mediaHost}`, 't=0 0',
+        `m=audio ${pair.rtpPort} RTP/AVP ${codec.payloadType}`, `a=rtpmap:${codec.payloadType} ${codec.name}/8000`, 'a=sendonly', '',
+      ].join('\r\n'), 'application/sdp');
+      tx.respond(res);
+      let dest = { host: offer.host, port: offer.port };
+      pair.rtp.on('message', (_m, rinfo) => (dest = { host: rinfo.address, port: rinfo.port }));
+      const player = new PromptPlayer(pair.rtp, () => dest, codec.payloadType, parseInt(ua.random(4), 16));
+      await player.play(g711Tones(codec.name === 'PCMA' ? 'pcma' : 'pcmu', ok ? CONFIRM : REFUSE));
+      await this.byeLater(ua, req, tag, inbound, 0);
+    } finally {
+      this.pool.release(pair);
+    }
+  }
+
+  private byeLater(ua: UserAgent, req: SipRequest, tag: string, inbound: Inbound, delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        const dialog = Dialog.asUas(req, tag, 'confirmed');
+        const peer: Address = { protocol: inbound.source.protocol, host: this.config.pbx.host, port: this.config.pbx.port };
+        ua.sendRequest(dialog.createRequest('BYE'), peer, { onResponse: () => resolve(), onTimeout: () => resolve(), onTransportError: () => resolve() });
+      }, delayMs);
+    });
+  }
+}
