@@ -74,6 +74,7 @@ export class Alerts implements AlertSink {
   private readonly pending = new Set<Promise<void>>();
   private readonly now: () => number;
   private diskWarned = false;
+  private lastDisk: DiskStatus | undefined;
   private readonly instance: string;
 
   constructor(private readonly o: AlertsOptions) {
@@ -155,6 +156,7 @@ export class Alerts implements AlertSink {
       usedPercent,
       warning: usedPercent > limit,
     };
+    this.lastDisk = status;
     if (status.warning && !this.diskWarned) {
       this.diskWarned = true;
       const pct = usedPercent.toFixed(1);
@@ -177,6 +179,11 @@ export class Alerts implements AlertSink {
       this.o.logger.info({ event: 'disk.ok', path: dir, usedPercent: usedPercent.toFixed(1), limit }, 'disk of data.dir below the warning mark again');
     }
     return status;
+  }
+
+  /** The result of the last `checkDisk` (for `callrec status`); undefined before the first. */
+  get disk(): DiskStatus | undefined {
+    return this.lastDisk;
   }
 
   /** Resolves when every mail started so far was sent or failed (tests, shutdown). */

@@ -7,7 +7,7 @@ import type { RecordingLog } from '../store/recording-log.js';
 import type { TargetBacklog, UploadRow } from '../store/types.js';
 import type { AlertSink, DiskStatus } from './alerts.js';
 import { collectRecordingFiles, loggedRecordingFiles, OutboxMissingError, outboxFolder } from './recording-files.js';
-import { errorText, TargetPool, targetId, targetsById, type ArchiveFile, type TargetDeps, type TargetFactory } from './target.js';
+import { defaultTargetDeps, errorText, TargetPool, targetId, targetsById, type ArchiveFile, type TargetDeps, type TargetFactory } from './target.js';
 
 /**
  * Delivery without loss (SPEC A3): every sealed recording goes from the
@@ -93,7 +93,7 @@ export class ArchiveDelivery {
   constructor(private readonly o: DeliveryOptions) {
     this.now = o.now ?? Date.now;
     this.ownsPool = o.targets === undefined;
-    this.pool = o.targets ?? new TargetPool(o.targetFactory, { logger: o.logger, ...o.targetDeps });
+    this.pool = o.targets ?? new TargetPool(o.targetFactory, defaultTargetDeps(o.config.data.dir, o.logger, o.targetDeps));
     this.byId = targetsById(o.config.profiles);
     this.concurrency = Math.max(1, o.concurrency ?? 2);
   }

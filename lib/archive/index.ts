@@ -3,6 +3,7 @@ export {
   ArchiveError,
   TargetPool,
   createTarget,
+  defaultTargetDeps,
   errorText,
   targetId,
   targetsById,

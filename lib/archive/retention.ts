@@ -7,7 +7,7 @@ import type { RecordingLog } from '../store/recording-log.js';
 import type { RecordingRow } from '../store/types.js';
 import { LocalTarget } from './local-target.js';
 import { outboxFolder, recordingFileNames } from './recording-files.js';
-import { errorText, TargetPool, targetId, targetsById, type TargetDeps, type TargetFactory } from './target.js';
+import { defaultTargetDeps, errorText, TargetPool, targetId, targetsById, type TargetDeps, type TargetFactory } from './target.js';
 
 /**
  * Retention (SPEC A4): recordings whose `retention_until` has passed are
@@ -44,7 +44,7 @@ export class Retention {
 
   constructor(private readonly o: RetentionOptions) {
     this.ownsPool = o.targets === undefined;
-    this.pool = o.targets ?? new TargetPool(o.targetFactory, { logger: o.logger, ...o.targetDeps });
+    this.pool = o.targets ?? new TargetPool(o.targetFactory, defaultTargetDeps(o.config.data.dir, o.logger, o.targetDeps));
     this.byId = targetsById(o.config.profiles);
   }
 

@@ -88,8 +88,8 @@ export class SftpTarget implements ArchiveTarget {
       const reason = hostKey.refused ?? describeConnectError(err);
       throw new ArchiveError(this.id, `cannot connect to ${c.username}@${c.host}:${c.port}: ${reason}`, { cause: err });
     }
-    hostKey.commit(this.logger, this.id);
     try {
+      hostKey.commit(this.logger, this.id);
       return await fn(sftp);
     } catch (err) {
       throw new ArchiveError(this.id, `${c.host}:${c.port}: ${what} failed: ${errorText(err)}`, { cause: err });

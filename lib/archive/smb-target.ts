@@ -146,7 +146,9 @@ export class SmbTarget implements ArchiveTarget {
       const line = output.split('\n').find((l) => l.includes(bad[0]!))?.trim() ?? bad[0]!;
       throw new ArchiveError(this.id, `${where}: ${what} failed: ${explainStatus(bad[0]!)} (${line})`);
     }
-    if (code !== 0) {
+    // smbclient's exit code reflects its last command: a tolerated status ("already exists",
+    // "already gone") there makes it non-zero although nothing went wrong.
+    if (code !== 0 && statuses.length === 0) {
       const text = output.trim().split('\n').slice(-3).join(' / ');
       throw new ArchiveError(this.id, `${where}: ${what} failed: smbclient exited with ${code}${text !== '' ? `: ${text}` : ''}`);
     }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { TargetConfig, TargetType } from '../config/index.js';
 // The implementations import ArchiveError from here; the cycle is safe because
@@ -149,6 +150,11 @@ export class TargetPool {
     this.targets.clear();
     await Promise.allSettled(all.map((t) => t.close()));
   }
+}
+
+/** Where SFTP host keys are pinned by default: `<data.dir>/archive-known-hosts.json`. */
+export function defaultTargetDeps(dataDir: string, logger: Logger | undefined, deps: TargetDeps = {}): TargetDeps {
+  return { logger, knownHostsFile: path.join(dataDir, 'archive-known-hosts.json'), ...deps };
 }
 
 /** A one-line description of any thrown value. */

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { MediaRelay } from '../media/media-relay.js';
 import type { PortPool } from '../media/port-pool.js';
 import { RelayEndpoint } from '../media/relay-endpoint.js';
-import { anchorSdp, readAudioStream, SdpError, type AudioStream } from '../sdp/audio-stream.js';
+import { anchorSdp, localAnswer, readAudioStream, SdpError, type AudioStream } from '../sdp/audio-stream.js';
+import { PromptPlayer } from '../media/prompt-player.js';
 import type { SdpRole, SessionDescriptionHandler } from './session-description-handler.js';
 import { otherSide, type Side } from './trunk-peers.js';
 
@@ -12,6 +13,8 @@ export class CallMedia {
   readonly streams: Partial<Record<Side, AudioStream>> = {};
   /** The side whose SDP was the last answer: its first codec is the negotiated one. */
   answeredBy: Side | undefined;
+  /** Prompts playing into this call. */
+  readonly players = new Set<PromptPlayer>();
 
   constructor(readonly endpoints: Record<Side, RelayEndpoint>, readonly relay: MediaRelay, readonly callerSide: Side) {}
 
@@ -95,10 +98,32 @@ export class AnchoredMedia implements SessionDescriptionHandler {
     }
   }
 
+  answerLocally(callKey: string, side: Side, offer: Buffer, payloadTypes: readonly number[]): Buffer | undefined {
+    const media = this.calls.get(callKey);
+    if (media === undefined) return undefined;
+    try {
+      return Buffer.from(localAnswer(offer.toString('utf8'), this.host, media.endpoints[side].localPort, payloadTypes, String(Date.now())));
+    } catch (err) {
+      this.logger.warn({ event: 'sdp.malformed', callKey, reason: err instanceof Error ? err.message : String(err) }, 'no local answer');
+      return undefined;
+    }
+  }
+
+  play(callKey: string, side: Side, audio: Buffer, payloadType: number): Promise<void> {
+    const media = this.calls.get(callKey);
+    if (media === undefined) return Promise.resolve();
+    const ep = media.endpoints[side];
+    const player = new PromptPlayer(ep.pair.rtp, () => (ep.remoteHost !== undefined && ep.remotePort !== 0 ? { host: ep.remoteHost, port: ep.remotePort } : undefined),
+      payloadType, (Math.random() * 0xffffffff) >>> 0);
+    media.players.add(player);
+    return player.play(audio).finally(() => media.players.delete(player));
+  }
+
   release(callKey: string): void {
     const media = this.calls.get(callKey);
     if (media === undefined) return;
     this.calls.delete(callKey);
+    for (const p of media.players) p.stop();
     this.events.onRelease?.(callKey, media);
     media.relay.close();
     this.pool.release(media.endpoints.pbx.pair);

@@ -12,6 +12,8 @@ export interface Credentials {
 
 /** Hooks for what happens to calls (logging now, media and recording later). */
 export interface CallObserver {
+  /** Before the call goes on: a prompt to play to the caller first (SPEC P6), in A-law and mu-law. */
+  promptFor?(call: Call): { pcma: Buffer; pcmu: Buffer } | undefined;
   onCallStart?(call: Call): void;
   onCallAnswered?(call: Call): void;
   onCallEnd?(call: Call, reason: string): void;

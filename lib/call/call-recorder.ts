@@ -39,6 +39,7 @@ export class CallRecorder implements CallObserver {
     private readonly finalize: RecordingFinalizer,
     log: RecordingLog | undefined = undefined,
     private readonly choose: (call: Call) => Decision = (call) => decide(config, callFacts(call), { isActive: () => true }),
+    private readonly prompts: (file: string) => { pcma: Buffer; pcmu: Buffer } | undefined = () => undefined,
   ) {
     this.callLog = log !== undefined ? new CallLogBuffer(log, logger) : undefined;
   }
@@ -48,8 +49,12 @@ export class CallRecorder implements CallObserver {
     return this.stoppedByKey.has(call.key) ? 'stopped' : 'off';
   }
 
-  onCallStart(call: Call): void {
+  /** The policy decision for a call, made once (SPEC P1-P5) and logged as a call considered (E7). */
+  private decisionFor(call: Call): Decision {
+    const known = this.decisions.get(call);
+    if (known !== undefined) return known;
     const decision = this.choose(call);
+    this.decisions.set(call, decision);
     const profile = decision.record ? decision.profile : undefined;
     this.callLog?.consider(call, {
       startedAt: call.startedAt, aCallId: call.aCallId, bCallId: call.bCallId, direction: call.direction,
@@ -58,15 +63,28 @@ export class CallRecorder implements CallObserver {
       reason: decision.reason,
       profile: profile?.name ?? null,
     });
-    if (profile === undefined) {
-      this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: decision.reason }, 'call not recorded');
-      return;
-    }
+    if (profile === undefined) this.logger.info({ event: 'recording.skipped', callId: call.aCallId, reason: decision.reason }, 'call not recorded');
+    return decision;
+  }
+
+  /** SPEC P6: the profile's prompt for the call's direction, if the call is recorded and one is configured. */
+  promptFor(call: Call): { pcma: Buffer; pcmu: Buffer } | undefined {
+    const decision = this.decisionFor(call);
+    if (!decision.record) return undefined;
+    const file = call.direction === 'inbound' ? decision.profile.prompts.inbound : decision.profile.prompts.outbound;
+    return file !== undefined ? this.prompts(file) : undefined;
+  }
+
+  onCallStart(call: Call): void {
+    const decision = this.decisionFor(call);
+    if (!decision.record) return;
+    const profile = decision.profile;
     if (profile.recordFrom === 'setup') this.start(call, profile);
     else this.pendingProfile.set(call, profile);
   }
 
   private readonly pendingProfile = new Map<Call, ProfileConfig>();
+  private readonly decisions = new Map<Call, Decision>();
   /** calls_considered rows (SPEC E7), written in batches. */
   private readonly callLog: CallLogBuffer | undefined;
 
@@ -85,6 +103,7 @@ export class CallRecorder implements CallObserver {
   }
 
   onCallEnd(call: Call, reason: string): void {
+    this.decisions.delete(call);
     this.callLog?.end(call, reason, call.endedAt ?? Date.now());
     this.pendingProfile.delete(call);
     this.stoppedByKey.delete(call.key);

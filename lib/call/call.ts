@@ -5,6 +5,7 @@ import { createResponse, SipRequest, type SipResponse } from '../sip/message/mes
 import { buildCancel, type ClientTransaction, type InviteServerTransaction, type ServerTransaction } from '../sip/transaction/index.js';
 import { isReliable, type Inbound } from '../sip/transport/transport.js';
 import { formatHostPort } from '../sip/user-agent.js';
+import { readAudioStream, restrictCodecs } from '../sdp/audio-stream.js';
 import { dialogKey, type CallContext } from './call-context.js';
 import { CARRIED_REQUEST_HEADERS, CARRIED_RESPONSE_HEADERS, copyHeaders, formatParty, partyOf, type PartyIdentity } from './identity-headers.js';
 import { sendAuthenticated } from './authenticated-request.js';
@@ -52,6 +53,8 @@ export class Call {
   private cancelWanted = false;
   private aFinal = false;
   private readonly aReliable: ReliableProvisionalSender | undefined;
+  /** Our own SDP answer sent with a prompt: every later answer to the caller repeats it (RFC 3261 §13.2.1). */
+  private aEarlyAnswer: Buffer | undefined;
   private aRetransmitter: TwoXxRetransmitter | undefined;
   /** A 2xx from B whose ACK must wait for A's ACK (delayed offer: the ACK carries the answer). */
   private bAckAwaitingAnswer: SipResponse | undefined;
@@ -127,8 +130,61 @@ export class Call {
       event: 'call.start', callId: this.aCallId, bCallId: this.bCallId, direction: this.direction,
       from: this.caller.user, to: this.callee.user, source: this.aInbound.source,
     }, 'call start');
+    const prompt = this.ctx.observer.promptFor?.(this);
+    if (prompt === undefined) {
+      this.proceed();
+      return;
+    }
+    void this.playPrompt(prompt).then((goOn) => {
+      if (goOn) this.proceed();
+    }, (err: unknown) => {
+      this.ctx.logger.warn({ event: 'prompt.error', callId: this.aCallId, err: err instanceof Error ? err.message : String(err) }, 'prompt failed; call goes on');
+      this.proceed();
+    });
+  }
+
+  private proceed(): void {
+    if (this.state === 'ended') return;
     this.ctx.observer.onCallStart?.(this);
     this.sendBInvite();
+  }
+
+  /**
+   * SPEC P6: the prompt goes to the caller only, as early media from
+   * callrec (183 with our own answer), before the call is offered onward;
+   * the onward offer keeps only the codec the prompt was played in, so the
+   * callee's answer matches what the caller already has. False when the
+   * caller hung up during the prompt.
+   */
+  private async playPrompt(prompt: { pcma: Buffer; pcmu: Buffer }): Promise<boolean> {
+    let offer;
+    try {
+      offer = this.aInvite.body.length > 0 ? readAudioStream(this.aInvite.body.toString('utf8')) : undefined;
+    } catch {
+      offer = undefined;
+    }
+    const codec = offer?.codecs.find((c) => c.name === 'PCMA' || c.name === 'PCMU');
+    if (offer === undefined || codec === undefined) {
+      this.ctx.logger.warn({ event: 'prompt.skipped', callId: this.aCallId }, 'prompt not played: the caller offers no G.711');
+      return true;
+    }
+    const keep = [codec.payloadType, ...(offer.telephoneEventPayloadType !== undefined ? [offer.telephoneEventPayloadType] : [])];
+    const answer = this.ctx.sdp.answerLocally?.(this.key, this.aSide, this.aInvite.body, keep);
+    if (answer === undefined || this.ctx.sdp.play === undefined) return true;
+    this.aEarlyAnswer = answer;
+    const res = createResponse(this.aInvite, 183, 'Session Progress', this.aTag);
+    for (const rr of this.aInvite.getAll('Record-Route')) res.append('Record-Route', rr);
+    res.append('Contact', this.ctx.ua.contact(this.aInbound.local.protocol));
+    res.setBody(answer, 'application/sdp');
+    this.state = 'early';
+    if (this.aReliable !== undefined) this.aReliable.sendReliably(res);
+    else this.aTx.respond(res);
+    this.ctx.logger.info({ event: 'prompt.start', callId: this.aCallId, codec: codec.name }, 'playing prompt to the caller');
+    await this.ctx.sdp.play(this.key, this.aSide, codec.name === 'PCMA' ? prompt.pcma : prompt.pcmu, codec.payloadType);
+    if (this.aFinal || this.endedAt !== undefined) return false;
+    const type = this.bInvite.get('Content-Type');
+    if (this.bInvite.body.length > 0) this.bInvite.setBody(restrictCodecs(this.bInvite.body.toString('utf8'), keep), type);
+    return true;
   }
 
   private sendBInvite(): void {
@@ -193,7 +249,8 @@ export class Call {
     if (res.body.length > 0 && res.status < 300) {
       const type = res.get('Content-Type');
       const role = this.aInvite.body.length > 0 ? 'answer' : 'offer';
-      out.setBody(this.ctx.sdp.rewrite(this.key, this.bSide, role, res.body, type), type);
+      const rewritten = this.ctx.sdp.rewrite(this.key, this.bSide, role, res.body, type);
+      out.setBody(this.aEarlyAnswer ?? rewritten, this.aEarlyAnswer !== undefined ? 'application/sdp' : type);
     }
     return out;
   }
@@ -304,6 +361,7 @@ export class Call {
     this.endReason = 'cancelled by caller';
     this.cancelWanted = true;
     if (this.bProvisional) this.sendBCancel();
+    else if (this.bTx === undefined) this.finish('cancelled by caller');
   }
 
   private sendBCancel(): void {

@@ -12,6 +12,10 @@ export interface SessionDescriptionHandler {
   prepare(callKey: string, callerSide: Side): Promise<void>;
   /** Rewrites `body` that arrived from `from` for the other side; returns what to send. */
   rewrite(callKey: string, from: Side, role: SdpRole, body: Buffer, contentType: string | undefined): Buffer;
+  /** Our own answer to `side`'s offer (a prompt before the call goes on), or undefined without media. */
+  answerLocally?(callKey: string, side: Side, offer: Buffer, payloadTypes: readonly number[]): Buffer | undefined;
+  /** Plays encoded audio to `side` from the port announced to it; resolves when done or stopped. */
+  play?(callKey: string, side: Side, audio: Buffer, payloadType: number): Promise<void>;
   /** The call is over: free what was allocated for it. */
   release(callKey: string): void;
 }

@@ -6,6 +6,7 @@ import { AnchoredMedia } from '../call/anchored-media.js';
 import { CallRecorder, callFacts } from '../call/call-recorder.js';
 import { FeatureCodeService } from '../call/feature-code-service.js';
 import { decide } from '../policy/index.js';
+import { loadPrompt, type EncodedPrompt } from '../media/prompt-audio.js';
 import { MediaWatchdog } from '../call/media-watchdog.js';
 import { ControlServer } from '../control/control-server.js';
 import { buildStatus } from './recorder-status.js';
@@ -61,8 +62,9 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
     isActive: (g: string, u: string) => log.groups.isActive(g, u),
     setActive: (g: string, u: string, active: boolean, at: number) => log.groups.setActive(g, u, active, at),
   };
+  const prompts = loadPrompts(config, logger);
   const recorder = new CallRecorder(config, media, logger, finalizer.finalizeSession, log,
-    (call) => decide(config, callFacts(call), membership));
+    (call) => decide(config, callFacts(call), membership), (file) => prompts.get(file));
   const featureCodes = new FeatureCodeService(config, membership, pool, config.media.host, logger);
   const b2bua = new B2bua({
     peers,
@@ -144,6 +146,20 @@ function tlsOptionsFor(destination: Address, config: Config, peers: TrunkPeers):
     ...(tls?.ca !== undefined ? { ca: readFileSync(tls.ca) } : {}),
     ...(peer !== undefined ? { servername: bareHost(peer.host) } : {}),
   };
+}
+
+/** SPEC P6: every configured prompt is encoded once, at start; an unreadable one stops the start. */
+function loadPrompts(config: Config, logger: Logger): Map<string, EncodedPrompt> {
+  const prompts = new Map<string, EncodedPrompt>();
+  for (const p of config.profiles) {
+    for (const file of [p.prompts.inbound, p.prompts.outbound]) {
+      if (file === undefined || prompts.has(file)) continue;
+      const prompt = loadPrompt(file);
+      prompts.set(file, prompt);
+      logger.info({ event: 'prompt.loaded', file, durationMs: Math.round(prompt.durationMs) }, 'prompt loaded');
+    }
+  }
+  return prompts;
 }
 
 function startOfToday(): number {

@@ -122,6 +122,8 @@ const SEQ_RING = 1024;
 /** Timestamps remembered for duplicate detection (power of two). */
 const TS_TABLE = 4096;
 const MAX_PAYLOAD = 0xffff;
+/** At a marker bit, up to this many missing packets are assumed to end the talkspurt before. */
+const MAX_MISSING_AT_MARKER = 16;
 
 export class LegTimeline {
   private readonly bpu: number;
@@ -249,10 +251,15 @@ export class LegTimeline {
       }
     }
     const unwrapped = seg.unwrap(ts);
-    // The newest packet in timestamp order wins an overlap; older (reordered) ones only fill holes.
     const newest = unwrapped > seg.maxUnwrapped;
-    if (seg === this.cur && seg.track(unwrapped, arrival, arrivalPos, this.reanchorUnits)) s.reanchors++;
-    seg.advance(ts, unwrapped, arrival);
+    if (seg === this.cur) {
+      seg.observe(unwrapped, arrival, arrivalPos);
+      if (newest) {
+        this.findGap(seg, unwrapped, record.seq, record.marker);
+        if (this.revise(seg)) s.reanchors++;
+      }
+    }
+    seg.advance(ts, unwrapped, arrival, record.seq, units);
 
     const tsSlot = unwrapped & (TS_TABLE - 1);
     if (this.tsValue[tsSlot] === unwrapped && this.tsSegment[tsSlot] === seg.id) {
@@ -265,7 +272,7 @@ export class LegTimeline {
     const pos = seg.position(unwrapped);
     // Output up to `target` is final (whether or not read() has taken it yet), so the
     // result does not depend on how the caller interleaves push() and read().
-    if (pos < this.target || pos < this.winStart) {
+    if (!(pos >= this.target && pos >= this.winStart)) {
       s.late++;
       return;
     }
@@ -273,8 +280,7 @@ export class LegTimeline {
       s.afterEnd++;
       return;
     }
-    if (pos + units > this.endPos) units = this.endPos - pos;
-    this.place(pos, units, payload, payloadAt, newest && seg === this.cur);
+    this.place(seg, unwrapped, newest, pos, units, payload, payloadAt);
   }
 
   /** The next chunk of output, or undefined when none is final yet. Chunks must not be modified. */
@@ -316,56 +322,222 @@ export class LegTimeline {
     return { ...this.s, silenceUnits: Math.max(0, length - audio), lostUnits: Math.max(0, span - audio), lengthUnits: length };
   }
 
-  private place(pos: number, units: number, payload: Buffer, payloadAt: number, overwrite: boolean): void {
-    const end = pos + units;
-    if (end - this.winStart > this.capUnits) {
-      // Make room: what falls out is final anyway once this packet is placed.
-      const limit = Math.min(Math.max(this.maxEnd, end) - this.jitterUnits, pos);
-      this.produce(limit, true, Infinity);
+  /**
+   * At a packet newer in timestamp order than all before it: when there is a
+   * gap in the timestamps before it, remembers where a piece may start and
+   * how far back its audio may go (see `TimelineSegment`).
+   */
+  private findGap(seg: TimelineSegment, unwrapped: number, seq: number, marker: boolean): void {
+    if (seg.maxUnwrapped === -Infinity) return; // the segment's start is its first gap
+    const end = seg.newestEnd;
+    const gap = unwrapped - end;
+    if (gap <= 0 && !marker) return; // back to back: the same talkspurt
+    const endPos = end + seg.base + seg.correction;
+    const step = (seq - seg.newestSeq) & 0xffff;
+    const missing = step >= 1 && step < 0x8000 ? step - 1 : Infinity;
+    if (gap > 0 && missing === 0) {
+      // The next packet sent: the gap is silence (suppressed), nothing can arrive for it.
+      seg.setGap(unwrapped, endPos);
+    } else if (marker && gap >= 0 && missing <= MAX_MISSING_AT_MARKER) {
+      // A new talkspurt: the missing packets belong to the one before and follow its end.
+      seg.setGap(unwrapped, endPos + missing * seg.maxUnits);
+    } else {
+      // Loss (or reordering): the missing packets may fall anywhere in the gap, so the gap
+      // may only grow, from its start on.
+      seg.setGap(gap > 0 ? end : unwrapped, endPos);
+    }
+  }
+
+  /**
+   * Moves the newest piece (the one at the last gap) to the drift estimate when
+   * they differ by more than the threshold and the piece's start is not final
+   * yet: later freely, earlier only into silence that nothing can claim.
+   * Audio of the piece already placed moves with it. True when it moved.
+   */
+  private revise(seg: TimelineSegment): boolean {
+    const at = seg.gapAt;
+    const estimate = seg.estimate();
+    if (Number.isNaN(at) || Number.isNaN(estimate)) return false;
+    const c = seg.correction;
+    let delta = estimate - c;
+    if (Math.abs(delta) <= this.reanchorUnits) return false;
+    let start = at + seg.base + c;
+    if (seg.gapFirst && seg.minPosition < start) start = seg.minPosition;
+    const final = Math.max(this.target, this.winStart);
+    if (start < final) {
+      seg.closeGap(); // emitted: the correction waits for the next gap
+      return false;
+    }
+    const placed = start < this.dirtyEnd;
+    if (delta < 0) {
+      const room = this.freeBefore(start, Math.min(-delta, start - Math.max(seg.gapFloor, final)));
+      if (room <= 0) return false;
+      delta = -room;
+    } else if (placed && !this.ensureCapacity(this.dirtyEnd + delta)) {
+      return false;
+    }
+    if (placed) this.moveTail(start, delta);
+    seg.setCorrection(seg.gapFirst ? seg.pieceStart : at, c + delta);
+    if (seg.gapFirst && seg.minPosition !== Infinity) seg.minPosition += delta;
+    return true;
+  }
+
+  private place(seg: TimelineSegment, unwrapped: number, newest: boolean, pos: number, units: number, payload: Buffer, payloadAt: number): void {
+    const s = this.s;
+    if (pos + units > this.endPos) units = this.endPos - pos;
+    this.makeRoom(pos, pos + units);
+    if (this.firstFilled(pos, pos + units) >= 0) {
+      const cur = this.cur;
+      if (seg === cur && newest) {
+        // It overlaps audio before it in timestamp order (the sender's payloads overlap):
+        // it and what follows go after that audio, as a new piece.
+        const k = this.dirtyEnd - pos;
+        seg.setCorrection(unwrapped, seg.correction + k);
+        seg.closeGap();
+        s.reanchors++;
+        pos += k;
+        if (pos >= this.endPos) {
+          s.afterEnd++;
+          return;
+        }
+        if (pos + units > this.endPos) units = this.endPos - pos;
+        this.makeRoom(pos, pos + units);
+      } else if (cur.minPosition !== Infinity) {
+        // Two segments meet: the current one yields (moves later) while none of it is final.
+        let k = 0;
+        if (seg !== cur) {
+          // A straggler of the segment before runs into the current one.
+          if (this.firstFilled(pos, Math.min(pos + units, cur.minPosition)) < 0) k = pos + units - cur.minPosition;
+        } else if (pos < cur.minPosition) {
+          // An old packet of the current segment runs into the audio before the segment.
+          const last = this.lastFilled(pos, Math.min(pos + units, cur.minPosition));
+          if (last >= 0) k = last + 1 - pos;
+        }
+        if (k > 0 && this.shiftCurrent(k) && seg === cur) {
+          pos += k;
+          if (pos >= this.endPos) {
+            s.afterEnd++;
+            return;
+          }
+          if (pos + units > this.endPos) units = this.endPos - pos;
+          this.makeRoom(pos, pos + units);
+        }
+      }
     }
     const bpu = this.bpu;
     const off = pos - this.winStart;
     const f = this.filled;
     let written = 0;
-    let replaced = 0;
-    if (pos >= this.dirtyEnd || overwrite) {
-      // The newest packet overlapping older audio (the segment re-anchored earlier): the
-      // older audio's overlapped samples are dropped, so the order of the audio is kept.
-      if (pos < this.dirtyEnd) for (let i = off; i < off + units; i++) replaced += f[i]!;
-      payload.copy(this.win, off * bpu, payloadAt, payloadAt + units * bpu);
-      f.fill(1, off, off + units);
-      written = units;
-    } else {
-      // A reordered packet overlapping audio already placed fills only the holes.
-      for (let i = off; i < off + units; ) {
-        if (f[i] === 1) {
-          i++;
-          continue;
-        }
-        let j = i;
-        while (j < off + units && f[j] === 0) j++;
-        const from = payloadAt + (i - off) * bpu;
-        payload.copy(this.win, i * bpu, from, from + (j - i) * bpu);
-        f.fill(1, i, j);
-        written += j - i;
-        i = j;
+    for (let i = off; i < off + units; ) {
+      // Only holes are written: audio already placed is never overwritten.
+      if (f[i] === 1) {
+        i++;
+        continue;
       }
+      let j = i;
+      while (j < off + units && f[j] === 0) j++;
+      const from = payloadAt + (i - off) * bpu;
+      payload.copy(this.win, i * bpu, from, from + (j - i) * bpu);
+      f.fill(1, i, j);
+      written += j - i;
+      i = j;
     }
-    const s = this.s;
-    s.clippedUnits += units - written + replaced;
+    s.clippedUnits += units - written;
     if (written === 0) {
       s.duplicates++;
       return;
     }
     s.placed++;
-    s.audioUnits += written - replaced;
+    s.audioUnits += written;
+    const end = pos + units;
     if (pos < this.firstAudio) this.firstAudio = pos;
+    if (pos < seg.minPosition) seg.minPosition = pos;
     if (end > this.dirtyEnd) this.dirtyEnd = end;
     if (end > this.maxEnd) {
       this.maxEnd = end;
       const t = end - this.jitterUnits;
       if (t > this.target) this.target = t;
     }
+  }
+
+  /** Makes the window reach `end`: what falls out before `pos` is final anyway once this packet is placed. */
+  private makeRoom(pos: number, end: number): void {
+    if (end - this.winStart > this.capUnits) {
+      const limit = Math.min(Math.max(this.maxEnd, end) - this.jitterUnits, pos);
+      this.produce(limit, true, Infinity);
+    }
+  }
+
+  /** Makes the window reach `end` by emitting what is final; false if it still cannot. */
+  private ensureCapacity(end: number): boolean {
+    if (end - this.winStart > this.capUnits) this.produce(Math.min(this.target, this.endPos), true, Infinity);
+    return end - this.winStart <= this.capUnits;
+  }
+
+  /** Moves the whole current segment `k` units later, if none of it is final; true when it did. */
+  private shiftCurrent(k: number): boolean {
+    const cur = this.cur;
+    const from = cur.minPosition;
+    if (!(from >= Math.max(this.target, this.winStart)) || !this.ensureCapacity(this.dirtyEnd + k)) return false;
+    this.moveTail(from, k);
+    cur.shift(k);
+    if (cur.gapFirst) cur.gapFloor = Math.max(cur.gapFloor, cur.minPosition);
+    this.s.reanchors++;
+    return true;
+  }
+
+  /** Moves the window's content from `from` to dirtyEnd by `delta` units; the caller checked there is room. */
+  private moveTail(from: number, delta: number): void {
+    const bpu = this.bpu;
+    const w = this.winStart;
+    const a = from - w;
+    const b = this.dirtyEnd - w;
+    if (b <= a) return;
+    this.win.copyWithin((a + delta) * bpu, a * bpu, b * bpu);
+    this.filled.copyWithin(a + delta, a, b);
+    const c0 = delta < 0 ? Math.max(a, b + delta) : a;
+    const c1 = delta < 0 ? b : Math.min(a + delta, b);
+    this.fillSilence(c0, c1, w + c0);
+    this.filled.fill(0, c0, c1);
+    this.dirtyEnd += delta;
+    if (this.maxEnd > from) this.maxEnd += delta;
+    if (this.firstAudio >= from) this.firstAudio += delta;
+  }
+
+  /** How many units right before `start` (at most `max`) hold no audio. */
+  private freeBefore(start: number, max: number): number {
+    if (!(max > 0)) return 0;
+    let n = 0;
+    let p = start;
+    if (p > this.dirtyEnd) {
+      n = Math.min(max, p - this.dirtyEnd);
+      p -= n;
+    }
+    const f = this.filled;
+    const w = this.winStart;
+    while (n < max && p > w && f[p - 1 - w] === 0) {
+      n++;
+      p--;
+    }
+    return n;
+  }
+
+  /** First position in [from, to) holding audio, or -1. */
+  private firstFilled(from: number, to: number): number {
+    if (from >= this.dirtyEnd) return -1;
+    const w = this.winStart;
+    const f = this.filled;
+    const end = Math.min(to, this.dirtyEnd);
+    for (let p = from; p < end; p++) if (f[p - w] === 1) return p;
+    return -1;
+  }
+
+  /** Last position in [from, to) holding audio, or -1. */
+  private lastFilled(from: number, to: number): number {
+    const w = this.winStart;
+    const f = this.filled;
+    for (let p = Math.min(to, this.dirtyEnd) - 1; p >= from; p--) if (f[p - w] === 1) return p;
+    return -1;
   }
 
   /**

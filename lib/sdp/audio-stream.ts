@@ -104,3 +104,35 @@ export function anchorSdp(text: string, host: string, port: number): string {
   delete sdp.icePwd;
   return sdpTransform.write(sdp);
 }
+
+/**
+ * Keeps only the listed payload types on the audio m= line (and their
+ * rtpmap/fmtp lines): after callrec played a prompt in one codec, the
+ * callee must answer in the same one (SPEC P6).
+ */
+export function restrictCodecs(text: string, keep: readonly number[]): string {
+  const sdp = parseSdp(text);
+  for (const m of sdp.media) {
+    if (m.type !== 'audio' || m.port === 0) continue;
+    const pts = String(m.payloads ?? '').split(/\s+/).filter((p) => keep.includes(Number(p)));
+    if (pts.length === 0) continue;
+    m.payloads = pts.join(' ');
+    m.rtp = (m.rtp ?? []).filter((r) => keep.includes(r.payload));
+    m.fmtp = (m.fmtp ?? []).filter((f) => keep.includes(f.payload));
+  }
+  return sdpTransform.write(sdp);
+}
+
+/** An answer from callrec itself to an offer: our address, the chosen payload types, sendrecv (RFC 3264 §6). */
+export function localAnswer(offerText: string, host: string, port: number, keep: readonly number[], sessionId: string): string {
+  const offer = readAudioStream(offerText);
+  if (offer === undefined) throw new SdpError('offer has no audio stream');
+  const codecs = offer.codecs.filter((c) => keep.includes(c.payloadType));
+  const lines = ['v=0', `o=callrec ${sessionId} 1 IN IP4 ${host}`, 's=callrec', `c=IN IP4 ${host}`, 't=0 0',
+    `m=audio ${port} RTP/AVP ${codecs.map((c) => c.payloadType).join(' ')}`];
+  for (const c of codecs) lines.push(`a=rtpmap:${c.payloadType} ${c.name === 'TELEPHONE-EVENT' ? 'telephone-event' : c.name}/${c.clockRate}`);
+  const te = codecs.find((c) => c.name === 'TELEPHONE-EVENT');
+  if (te !== undefined) lines.push(`a=fmtp:${te.payloadType} 0-16`);
+  lines.push('a=ptime:20', 'a=sendrecv', '');
+  return lines.join('\r\n');
+}

@@ -219,9 +219,14 @@ export class ServerProcess {
     });
   }
 
-  static start(cmd: string, args: string[], o: { group: boolean; cwd?: string }): ServerProcess {
-    const child = spawn(cmd, args, { detached: o.group, stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd });
-    return new ServerProcess(child, o.group);
+  /**
+   * `group`: the process leads its own process group, and stop() signals the
+   * whole group. 'spawn' makes it one (setsid at spawn); 'self' is for
+   * servers that call setsid() themselves (smbd fails when already a leader).
+   */
+  static start(cmd: string, args: string[], o: { group: 'spawn' | 'self' | false; cwd?: string }): ServerProcess {
+    const child = spawn(cmd, args, { detached: o.group === 'spawn', stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd });
+    return new ServerProcess(child, o.group !== false);
   }
 
   text(): string {

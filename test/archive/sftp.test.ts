@@ -103,7 +103,7 @@ async function setupSshd(t: Teardown, sshd: string, keygen: string): Promise<Ssh
         'LogLevel VERBOSE',
         '',
       ].join('\n'));
-      proc = ServerProcess.start(sshd, ['-D', '-e', '-f', conf], { group: true });
+      proc = ServerProcess.start(sshd, ['-D', '-e', '-f', conf], { group: 'spawn' });
       const p = proc;
       await waitForPort(port, 10_000, () => !p.exited).catch((err: unknown) => {
         throw new Error(`${String(err)}\n${p.text()}`);

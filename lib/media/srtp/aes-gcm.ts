@@ -119,9 +119,9 @@ export class AesGcm {
     let o = start;
     for (; end - o >= 16; o += 16) this.block(readWord(data, o), readWord(data, o + 4), readWord(data, o + 8), readWord(data, o + 12));
     if (o < end) {
-      const w = [0, 0, 0, 0];
-      for (let i = 0; o < end; i++, o++) w[i >>> 2]! |= data[o]! << (24 - 8 * (i & 3));
-      this.block(w[0]!, w[1]!, w[2]!, w[3]!);
+      const tail = end - o;
+      this.block(partialWord(data, o, tail), partialWord(data, o + 4, tail - 4),
+        partialWord(data, o + 8, tail - 8), partialWord(data, o + 12, tail - 12));
     }
   }
 
@@ -144,6 +144,15 @@ export class AesGcm {
     }
     this.y0 = z0; this.y1 = z1; this.y2 = z2; this.y3 = z3;
   }
+}
+
+/** The big-endian word at b[o..o+4) with only its first `n` octets (0-4, clamped) taken, the rest zero. */
+function partialWord(b: Uint8Array, o: number, n: number): number {
+  if (n <= 0) return 0;
+  if (n >= 4) return readWord(b, o);
+  let w = 0;
+  for (let i = 0; i < n; i++) w |= b[o + i]! << (24 - 8 * i);
+  return w;
 }
 
 function readWord(b: Uint8Array, o: number): number {

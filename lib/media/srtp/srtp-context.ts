@@ -24,15 +24,18 @@
  *   GCM:    | RTCP header (8) | ciphertext | 16-octet tag | E|SRTCP index | [MKI] |
  *
  * Hot path: one Map lookup per packet, the payload XORed straight from the
- * input into the output (protect) or in place (unprotect), AES-CM through a
- * reusable ECB cipher and HMAC-SHA1 with precomputed pads; GCM needs a
- * cipher object per packet because Node takes the IV only at creation.
- * Unprotect decrypts in place and returns a view of the input buffer.
+ * input into the output (protect) or in place (unprotect). AES-CM and GCM
+ * both run their counter blocks through one reused AES-ECB cipher per
+ * session key (Node's CTR and GCM ciphers take the IV only at creation, so
+ * they would cost a cipher object per packet); HMAC-SHA1 uses precomputed
+ * pads, GHASH per-key tables. The native keystream buffer is the only
+ * per-packet allocation besides the protect output. Unprotect decrypts in
+ * place and returns a view of the input buffer.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import { rtpPayloadOffset } from '../rtp-header.js';
 import { AesCmKeystream } from './aes-cm-keystream.js';
+import { AesGcm } from './aes-gcm.js';
 import { HmacSha1 } from './hmac-sha1.js';
 import { deriveSessionKeys, type SessionKeys } from './key-derivation.js';
 import type { SrtpMasterKey } from './master-key.js';
@@ -99,31 +102,34 @@ class RtcpStream {
 class Transform {
   readonly keystream: AesCmKeystream | undefined;
   readonly hmac: HmacSha1 | undefined;
-  readonly gcmKey: KeyObject | undefined;
-  readonly salt: Buffer;
-  /** The AES-CM salt as big-endian words of k_s * 2^16. */
+  readonly gcm: AesGcm | undefined;
+  /**
+   * The salt as big-endian words: AES-CM k_s * 2^16 (14 octets, 00 00);
+   * GCM the 12-octet salt in s0-s2 (s3 unused).
+   */
   readonly s0: number;
   readonly s1: number;
   readonly s2: number;
   readonly s3: number;
 
   constructor(suite: SrtpSuite, keys: SessionKeys) {
-    this.salt = Buffer.from(keys.salt);
+    const salt = Buffer.concat([keys.salt, Buffer.alloc(16 - keys.salt.length)]);
+    this.s0 = salt.readUInt32BE(0);
+    this.s1 = salt.readUInt32BE(4);
+    this.s2 = salt.readUInt32BE(8);
+    this.s3 = salt.readUInt32BE(12);
     if (suite.aead) {
-      this.gcmKey = createSecretKey(keys.encryptionKey);
-      this.s0 = this.s1 = this.s2 = this.s3 = 0;
+      this.gcm = new AesGcm(keys.encryptionKey);
     } else {
       this.keystream = new AesCmKeystream(keys.encryptionKey);
       this.hmac = new HmacSha1(keys.authenticationKey);
-      this.s0 = this.salt.readUInt32BE(0);
-      this.s1 = this.salt.readUInt32BE(4);
-      this.s2 = this.salt.readUInt32BE(8);
-      this.s3 = this.salt.readUInt16BE(12) << 16;
     }
+    salt.fill(0);
   }
 }
 
 const GCM_TAG = 16;
+const EMPTY = Buffer.alloc(0);
 const RTCP_HEADER = 8;
 const E_BIT = 0x80000000;
 
@@ -144,8 +150,7 @@ export class SrtpContext {
   private readonly rtpRecv = new Map<number, RtpStream>();
   private readonly rtcpSend = new Map<number, RtcpStream>();
   private readonly rtcpRecv = new Map<number, RtcpStream>();
-  /** GCM IV (RFC 7714 §8.1, §9.1) and SRTCP AAD (§9.2) scratch; Node copies both. */
-  private readonly iv = Buffer.alloc(12);
+  /** SRTCP GCM AAD (RFC 7714 §9.2): header || E || index, gathered from both ends of the packet. */
   private readonly aad = Buffer.alloc(12);
 
   constructor(options: SrtpContextOptions) {
@@ -236,12 +241,8 @@ export class SrtpContext {
       t.hmac.sign(out, 0, length, roc, out, length + this.mkiLength, tagLength);
     } else {
       // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; §7.2: AAD = the RTP header.
-      const iv = this.gcmRtpIv(ssrc, roc, seq);
-      const cipher = createCipheriv('aes-128-gcm', t.gcmKey!, iv, { authTagLength: GCM_TAG });
-      cipher.setAAD(packet.subarray(0, hdr));
-      cipher.update(packet.subarray(hdr, length)).copy(out, hdr);
-      cipher.final();
-      cipher.getAuthTag().copy(out, length);
+      t.gcm!.seal(t.s0 ^ (ssrc >>> 16), t.s1 ^ ((ssrc << 16) | (roc >>> 16)), t.s2 ^ ((roc << 16) | seq),
+        packet, 0, hdr, packet, hdr, length, out, hdr, out, length);
       if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG);
     }
     this.c.rtpProtected++;
@@ -282,16 +283,8 @@ export class SrtpContext {
       if (!t.hmac.verify(packet, 0, plainEnd, roc, packet, tagAt, tagLength)) return this.authFailure();
       t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ roc, t.s3 ^ (seq << 16), packet, hdr, plainEnd, packet, hdr);
     } else {
-      const decipher = createDecipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtpIv(ssrc, roc, seq), { authTagLength: GCM_TAG });
-      decipher.setAAD(packet.subarray(0, hdr));
-      decipher.setAuthTag(packet.subarray(tagAt, tagAt + GCM_TAG));
-      const plain = decipher.update(packet.subarray(hdr, plainEnd));
-      try {
-        decipher.final();
-      } catch {
-        return this.authFailure();
-      }
-      plain.copy(packet, hdr);
+      if (!t.gcm!.open(t.s0 ^ (ssrc >>> 16), t.s1 ^ ((ssrc << 16) | (roc >>> 16)), t.s2 ^ ((roc << 16) | seq),
+        packet, 0, hdr, packet, hdr, plainEnd, packet, hdr, packet, tagAt)) return this.authFailure();
     }
     // §3.3.1: ROC and s_l are updated only after authentication.
     if (s === undefined) {
@@ -337,14 +330,12 @@ export class SrtpContext {
       // §3.4: the authenticated portion ends with E || SRTCP index.
       t.hmac.sign(out, 0, length + 4, undefined, out, length + 4 + this.mkiLength, tagLength);
     } else {
-      const cipher = createCipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtcpIv(ssrc, index), { authTagLength: GCM_TAG });
-      // RFC 7714 §9.2: AAD = header (8 octets) || E || SRTCP index.
+      // RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt;
+      // §9.2: AAD = header (8 octets) || E || SRTCP index.
       packet.copy(this.aad, 0, 0, RTCP_HEADER);
       this.aad.writeUInt32BE(eIndex, RTCP_HEADER);
-      cipher.setAAD(this.aad);
-      cipher.update(packet.subarray(RTCP_HEADER, length)).copy(out, RTCP_HEADER);
-      cipher.final();
-      cipher.getAuthTag().copy(out, length);
+      t.gcm!.seal(t.s0 ^ (ssrc >>> 16), t.s1 ^ (ssrc << 16), t.s2 ^ index,
+        this.aad, 0, 12, packet, RTCP_HEADER, length, out, RTCP_HEADER, out, length);
       out.writeUInt32BE(eIndex, length + GCM_TAG);
       if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG + 4);
     }
@@ -384,24 +375,18 @@ export class SrtpContext {
           packet, RTCP_HEADER, plainEnd, packet, RTCP_HEADER);
       }
     } else {
-      const decipher = createDecipheriv('aes-128-gcm', t.gcmKey!, this.gcmRtcpIv(ssrc, index), { authTagLength: GCM_TAG });
-      decipher.setAuthTag(packet.subarray(tagAt, tagAt + GCM_TAG));
-      let plain: Buffer | undefined;
+      const iv0 = t.s0 ^ (ssrc >>> 16), iv1 = t.s1 ^ (ssrc << 16), iv2 = t.s2 ^ index;
+      let ok: boolean;
       if (encrypted) {
         packet.copy(this.aad, 0, 0, RTCP_HEADER);
         packet.copy(this.aad, RTCP_HEADER, eIndexAt, eIndexAt + 4);
-        decipher.setAAD(this.aad);
-        plain = decipher.update(packet.subarray(RTCP_HEADER, plainEnd));
+        ok = t.gcm!.open(iv0, iv1, iv2, this.aad, 0, 12, packet, RTCP_HEADER, plainEnd, packet, RTCP_HEADER, packet, tagAt);
       } else {
-        // RFC 7714 §9.3 (E=0): the whole RTCP packet and E || index are the AAD.
-        decipher.setAAD(Buffer.concat([packet.subarray(0, plainEnd), packet.subarray(eIndexAt, eIndexAt + 4)]));
+        // RFC 7714 §9.3 (E=0): the whole RTCP packet and E || index are the AAD, nothing is encrypted.
+        const aad = Buffer.concat([packet.subarray(0, plainEnd), packet.subarray(eIndexAt, eIndexAt + 4)]);
+        ok = t.gcm!.open(iv0, iv1, iv2, aad, 0, aad.length, EMPTY, 0, 0, EMPTY, 0, packet, tagAt);
       }
-      try {
-        decipher.final();
-      } catch {
-        return this.authFailure();
-      }
-      if (plain !== undefined) plain.copy(packet, RTCP_HEADER);
+      if (!ok) return this.authFailure();
     }
     if (s === undefined) {
       const w = new ReplayWindow(this.windowSize);
@@ -421,30 +406,6 @@ export class SrtpContext {
 
   [inspect.custom](): string {
     return `SrtpContext ${JSON.stringify(this.toJSON())}`;
-  }
-
-  private gcmRtpIv(ssrc: number, roc: number, seq: number): Buffer {
-    const iv = this.iv;
-    const salt = this.rtp.salt;
-    iv[0] = salt[0]!;
-    iv[1] = salt[1]!;
-    iv.writeUInt32BE((ssrc ^ salt.readUInt32BE(2)) >>> 0, 2);
-    iv.writeUInt32BE((roc ^ salt.readUInt32BE(6)) >>> 0, 6);
-    iv.writeUInt16BE(seq ^ salt.readUInt16BE(10), 10);
-    return iv;
-  }
-
-  /** RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt. */
-  private gcmRtcpIv(ssrc: number, index: number): Buffer {
-    const iv = this.iv;
-    const salt = this.rtcp.salt;
-    iv[0] = salt[0]!;
-    iv[1] = salt[1]!;
-    iv.writeUInt32BE((ssrc ^ salt.readUInt32BE(2)) >>> 0, 2);
-    iv[6] = salt[6]!;
-    iv[7] = salt[7]!;
-    iv.writeUInt32BE((index ^ salt.readUInt32BE(8)) >>> 0, 8);
-    return iv;
   }
 
   private mkiMatches(packet: Buffer, at: number): boolean {
