@@ -46,10 +46,15 @@
  *   BENCH_OUT               result file                     (default bench/media/results-<date>.json)
  *   BENCH_KEEP_TMP=1        keep the temp dir (configs, callrec logs, rtpload results)
  *   BENCH_CALLREC           path of the callrec launcher    (default bin/callrec of this tree)
- *   BENCH_NICE              nice value for callrec and rtpload (default -10; needs root, else
- *                           ignored): on a shared machine other jobs then take less from them,
- *                           so loss and latency say more about callrec than about its neighbours
- *                           (the CPU-time figure does not depend on it); "off" leaves them alone
+ *   BENCH_NOISE_LIMIT       CPU (in cores) other jobs may use for a step to count as quiet
+ *                           (default 0.25). Before each step the driver waits up to
+ *                           BENCH_QUIET_WAIT seconds (default 180) for a quiet machine; a step
+ *                           that loses packets while others used more than the limit is
+ *                           repeated (at most twice) instead of ending the ladder. CPU time per
+ *                           call-second is measured from callrec's own utime+stime and does not
+ *                           need a quiet machine; loss and latency do.
+ *   BENCH_NICE              nice value for callrec and rtpload (default off; needs root). With
+ *                           sched_autogroup it only orders processes within this session.
  *   CALLREC_ECHO=1          copy callrec's output to stderr
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -95,7 +100,9 @@ const keepGoing = env.BENCH_KEEP_GOING === '1';
 const finalizeTimeout = num('BENCH_FINALIZE_TIMEOUT', 60);
 const keepTmp = env.BENCH_KEEP_TMP === '1';
 const echo = env.CALLREC_ECHO === '1';
-const niceValue = env.BENCH_NICE === 'off' ? null : num('BENCH_NICE', -10);
+const niceValue = env.BENCH_NICE === undefined || env.BENCH_NICE === 'off' || env.BENCH_NICE === '' ? null : num('BENCH_NICE', 0);
+const noiseLimitCores = num('BENCH_NOISE_LIMIT', 0.25);
+const quietWaitSeconds = num('BENCH_QUIET_WAIT', 180);
 
 /** Applies BENCH_NICE to a child; returns the priority it got (or null). */
 function prioritize(pid) {
@@ -317,6 +324,39 @@ function udpCounters() {
   } catch {
     return {};
   }
+}
+
+/** CPU ticks of this process and its descendants (the benchmark's own load). */
+function ownTicks() {
+  return cpuTicksTree(process.pid);
+}
+
+/** Cores used by other jobs over `ms` (machine busy minus this benchmark's processes). */
+async function othersCores(ms) {
+  const m0 = machineCpu();
+  const o0 = ownTicks();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const m1 = machineCpu();
+  const o1 = ownTicks();
+  const secs = (performance.now() - t0) / 1000;
+  if (!m0 || !m1) return 0;
+  return Math.max(0, (m1.busy - m0.busy - (o1 - o0)) / CLK_TCK / secs);
+}
+
+/** Waits (bounded) until other jobs use less than the noise limit; returns what it saw. */
+async function waitQuiet() {
+  const t0 = performance.now();
+  let others = await othersCores(2000);
+  let announced = false;
+  while (others > noiseLimitCores && performance.now() - t0 < quietWaitSeconds * 1000) {
+    if (!announced) {
+      process.stdout.write(`(others use ${fmt(others, 2)} cores, waiting up to ${quietWaitSeconds} s for quiet) `);
+      announced = true;
+    }
+    others = await othersCores(2000);
+  }
+  return { othersCores: others, waitedSeconds: (performance.now() - t0) / 1000, quiet: others <= noiseLimitCores };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -1208,6 +1248,7 @@ function summarize(n, steps) {
     repeats: steps.length,
     lossFreeRepeats: steps.filter((s) => s.lossFree).length,
     okRepeats: steps.filter((s) => s.ok).length,
+    noisyRepeats: steps.filter((s) => s.noisy).length,
     answered: pick((s) => s.setup?.answered),
     lost: pick((s) => s.rtp?.lost),
     lossRatio: pick((s) => s.rtp?.lossRatio),
@@ -1276,12 +1317,24 @@ for (let qi = 0; qi < queue.length; qi++) {
   const steps = [];
   for (let r = 1; r <= repeats; r++) {
     process.stdout.write(`N=${n} repeat ${r}/${repeats} ... `);
-    let step = await runStep(n, r, rtploadBin);
+    const attempt = async () => {
+      const before = await waitQuiet();
+      const st = await runStep(n, r, rtploadBin);
+      st.before = before;
+      const noisy = (st.cpu?.otherCorePercent ?? 0) / 100 > noiseLimitCores;
+      st.noisy = noisy;
+      if (!st.void && noisy && !st.lossFree && st.rtp) {
+        st.void = `packets lost while other jobs used ${fmt(st.cpu.otherCorePercent / 100, 2)} cores`;
+      }
+      return st;
+    };
+    let step = await attempt();
     for (let retry = 1; step.void && retry <= 2; retry++) {
       allSteps.push(step); // kept in the JSON, not counted
       process.stdout.write(`VOID (${step.void}); again ... `);
-      step = await runStep(n, r, rtploadBin);
+      step = await attempt();
     }
+    if (step.void) step.problems.push(`void after 3 attempts: ${step.void}`);
     steps.push(step);
     allSteps.push(step);
     const s = step;

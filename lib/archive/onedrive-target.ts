@@ -195,12 +195,13 @@ export class OneDriveTarget implements ArchiveTarget {
   private async sendChunks(f: ArchiveFile, uploadUrl: string, where: string): Promise<DriveItem> {
     const retries = this.options.chunkRetries ?? 4;
     const fd = await open(f.localPath, 'r');
-    const buf = Buffer.alloc(Math.min(this.chunkSize, f.size));
     try {
       let offset = 0;
       let failures = 0;
       for (;;) {
         const length = Math.min(this.chunkSize, f.size - offset);
+        // A fresh buffer per fragment: a request abandoned after an early error may still be sending the old one.
+        const buf = Buffer.allocUnsafe(length);
         const { bytesRead } = await fd.read(buf, 0, length, offset);
         if (bytesRead !== length) throw new Error(`${f.localPath}: short read at ${offset} (file changed?)`);
         let res: Response | undefined;
@@ -212,7 +213,7 @@ export class OneDriveTarget implements ArchiveTarget {
               'Content-Length': String(length),
               'Content-Range': `bytes ${offset}-${offset + length - 1}/${f.size}`,
             },
-            body: buf.subarray(0, length),
+            body: buf,
           });
           if (res.status === 200 || res.status === 201) return (await res.json()) as DriveItem;
           if (res.status === 202) {

@@ -65,7 +65,8 @@ export class SmbTarget implements ArchiveTarget {
         // rename -f replaces an existing file (a retry after a partial delivery).
         cmds.push(`put ${quote(local)} ${quote(tmp)}`, `rename ${quote(tmp)} ${quote(final)} -f`);
       }
-      cmds.push(`ls ${quote(joinRemote(dir, '*'))}`);
+      // List only this recording's files (they share the base name), not a whole day's folder.
+      cmds.push(`ls ${quote(joinRemote(dir, `${commonPrefix(group.map((f) => f.name))}*`))}`);
       const out = await this.run(cmds.join('; '), localDir, [], 'upload');
       const sizes = parseListing(out);
       for (const f of group) {
@@ -196,6 +197,12 @@ export function parseListing(output: string): Map<string, number> {
     sizes.set(m[1]!, Number(m[3]));
   }
   return sizes;
+}
+
+function commonPrefix(names: readonly string[]): string {
+  let p = names[0] ?? '';
+  for (const n of names) while (!n.startsWith(p)) p = p.slice(0, -1);
+  return p;
 }
 
 function quote(s: string): string {

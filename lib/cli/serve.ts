@@ -11,6 +11,7 @@ import { MediaWatchdog } from '../call/media-watchdog.js';
 import { ControlServer } from '../control/control-server.js';
 import { buildStatus } from './recorder-status.js';
 import { Finalizer } from '../recording/finalize.js';
+import { Alerts, ArchiveDelivery, Retention } from '../archive/index.js';
 import { loadOrCreateKeystore } from '../keys/keystore.js';
 import { RecordingLog } from '../store/recording-log.js';
 import { mkdirSync } from 'node:fs';
@@ -36,7 +37,8 @@ export interface RunningRecorder {
 
 
 /** Starts the recorder on a loaded config; resolves once every listener is bound. */
-export async function startRecorder(config: Config, logger: Logger = createLogger()): Promise<RunningRecorder> {
+export async function startRecorder(loaded: Config, logger: Logger = createLogger()): Promise<RunningRecorder> {
+  const config = withDefaultTargets(loaded);
   const startedAt = Date.now();
   mkdirSync(config.data.dir, { recursive: true });
   // E4: the installation's key; a damaged keystore stops the start (never silently a new key).
@@ -49,9 +51,18 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
   const log = RecordingLog.open(path.join(config.data.dir, 'callrec.db'));
   log.calls.endUnfinished('recorder restarted', Date.now());
   log.groups.syncGroups(config.groups.map((g) => ({ id: g.id, members: g.members })), Date.now());
-  const finalizer = new Finalizer({ config, logger, keystore, log });
+  // SPEC A3: sealed recordings wait in the outbox until every target confirmed them.
+  const alerts = new Alerts({ config, logger, log });
+  const retention = new Retention({ log, config, logger });
+  const delivery = new ArchiveDelivery({ log, config, logger, alerts, retention });
+  const finalizer = new Finalizer({
+    config, logger, keystore, log,
+    uploadTargets: (profile) => delivery.targetIds(profile),
+    onSealed: (base, profile) => delivery.enqueue(base, profile),
+  });
   const recovered = await finalizer.recover();
   if (recovered > 0) logger.warn({ event: 'recording.recovered', spools: recovered }, 'spools of a previous run finalized');
+  delivery.start();
   const peers = new TrunkPeers({
     pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport },
     provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
@@ -103,7 +114,7 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
       recordingsToday: () => log.recordingsSince(startOfToday()),
       chainHead: () => log.chainHead().baseName,
       certificateSha256: keystore.certificateSha256,
-      backlog: () => log.uploads.backlog().map((b) => ({ target: b.target, pending: b.pending, oldest: b.oldest !== null ? new Date(b.oldest).toISOString() : null })),
+      backlog: () => delivery.backlog().map((b) => ({ target: b.target, pending: b.pending, oldest: b.oldest !== null ? new Date(b.oldest).toISOString() : null })),
       groups: () => config.groups.map((g) => ({ id: g.id, activeMembers: log.groups.activeMembers(g.id) })),
     }),
     setMembership: (groupId, userId, active) => {
@@ -126,6 +137,8 @@ export async function startRecorder(config: Config, logger: Logger = createLogge
       registration?.close();
       await recorder.close();
       await finalizer.drain();
+      await delivery.stop();
+      await alerts.close();
       await control.close();
       log.close();
       // Let the BYEs and the un-REGISTER leave before the sockets close.
@@ -160,6 +173,15 @@ function loadPrompts(config: Config, logger: Logger): Map<string, EncodedPrompt>
     }
   }
   return prompts;
+}
+
+/**
+ * A profile without targets keeps its recordings in `<data.dir>/recordings/$Y/$M/$D`,
+ * so every recording has an archive and leaves the outbox.
+ */
+function withDefaultTargets(config: Config): Config {
+  const fallback = { type: 'local' as const, path: path.join(config.data.dir, 'recordings', '$Y', '$M', '$D') };
+  return { ...config, profiles: config.profiles.map((p) => (p.targets.length > 0 ? p : { ...p, targets: [fallback] })) };
 }
 
 function startOfToday(): number {

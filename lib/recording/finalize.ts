@@ -1,7 +1,7 @@
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config, ProfileConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { isoTimestamp } from '../evidence/info-file.js';
 import { sealRecording } from '../evidence/seal.js';
 import { sha256File } from '../evidence/hash-file.js';
@@ -9,7 +9,6 @@ import type { Keystore } from '../keys/keystore.js';
 import type { RecordingLog } from '../store/recording-log.js';
 import { VERSION } from '../util/version.js';
 import { assembleRecording } from './assemble.js';
-import { expandTemplate } from './naming.js';
 import type { ChannelMode, Leg, RecordingSession } from './recording-session.js';
 import { dominantPayloadType, STATIC_CODECS } from './leg-codec.js';
 import { lastArrival, listSpools, readSpoolMeta, type SpoolMeta } from './spool-meta.js';
@@ -25,6 +24,10 @@ export interface FinalizerOptions {
   logger: Logger;
   keystore: Keystore;
   log: RecordingLog;
+  /** Archive target ids of a profile; their upload rows are queued with the chain commit (SPEC A3). */
+  uploadTargets: (profile: string) => string[];
+  /** Called after each commit so delivery starts at once. */
+  onSealed?: (baseName: string, profile: string) => void;
 }
 
 /**
@@ -137,11 +140,12 @@ export class Finalizer {
         spoolKey: f.key,
         sealedAt: Date.now(),
         retentionUntil: profile?.retention != null ? f.originMs + profile.retention * 1000 : null,
-      });
+      }, { uploadTargets: this.o.uploadTargets(f.profile) });
       logger.info({ event: 'recording.sealed', base: f.baseName, position: appended.position, files: files.map((x) => x.name), reason }, 'recording sealed and chained');
     }
-    await this.deliverLocal(stage, f.baseName, profile, f.originMs, f.outputDir);
+    // The outbox copy now waits for the archive queue; the spool is no longer needed.
     await rm(spoolDir, { recursive: true, force: true });
+    this.o.onSealed?.(f.baseName, f.profile);
   }
 
   /**
@@ -198,24 +202,6 @@ export class Finalizer {
     for (const w of warnings) this.o.logger.warn({ event: 'recording.warning', base: f.baseName }, w);
     const codec = same || known.length <= 1 ? (known[0]?.name ?? f.codec ?? 'unknown') : wanted.map((l) => `${l} ${legs.get(l)?.name ?? 'none'}`).join(', ');
     return { names, warnings, codec };
-  }
-
-  /** Copies every file to each local target folder under a temporary name, then renames (SPEC A1). */
-  private async deliverLocal(stage: string, baseName: string, profile: ProfileConfig | undefined, startMs: number, fallbackDir: string): Promise<void> {
-    const folders = profile?.targets.filter((t) => t.type === 'local').map((t) => expandTemplate((t as { path: string }).path, startMs)) ?? [];
-    if (folders.length === 0 && profile?.targets.length === 0) folders.push(fallbackDir);
-    const names = (await readdir(stage)).filter((n) => n.startsWith(baseName));
-    for (const folder of folders) {
-      await mkdir(folder, { recursive: true });
-      for (const name of names) {
-        const tmp = path.join(folder, `.${name}.partial`);
-        await copyFile(path.join(stage, name), tmp);
-        await rename(tmp, path.join(folder, name));
-      }
-      this.o.logger.info({ event: 'recording.delivered', base: baseName, target: folder }, 'recording delivered');
-    }
-    // Other target types keep the outbox copy until the archive confirms them.
-    if ((profile?.targets ?? []).every((t) => t.type === 'local')) await rm(stage, { recursive: true, force: true });
   }
 
   /** Waits for every queued finalization (shutdown, tests). */

@@ -75,6 +75,14 @@ export class TimelineSegment {
   gapFloor = -Infinity;
   /** The place is the segment's start (the first piece, which also covers older timestamps). */
   gapFirst = false;
+  /**
+   * A gap left by missing packets (loss or reordering), `gapSpan` units long:
+   * usable once the newest audio is `confirm` or more (a position) and nothing
+   * arrived for it by then.
+   */
+  gapPending = false;
+  gapSpan = 0;
+  gapConfirm = 0;
 
   private readonly pieceAt = new Float64Array(PIECES);
   private readonly pieceCorrection = new Float64Array(PIECES);
@@ -119,6 +127,7 @@ export class TimelineSegment {
     this.gapAt = ts;
     this.gapFloor = floorPosition;
     this.gapFirst = true;
+    this.gapPending = false;
     this.blockCount = 0;
     this.blockNext = 0;
     this.blocksMin = Infinity;
@@ -213,6 +222,7 @@ export class TimelineSegment {
     }
     this.minPosition += k;
     this.gapFloor += k;
+    this.gapConfirm += k;
   }
 
   /** Records where a piece may start: timestamps from `at` on, not below position `floor`. */
@@ -220,6 +230,15 @@ export class TimelineSegment {
     this.gapAt = at;
     this.gapFloor = floor;
     this.gapFirst = false;
+    this.gapPending = false;
+  }
+
+  /** Records a gap of missing packets at `at`, `span` units long, usable from `confirm` on. */
+  setPendingGap(at: number, floor: number, span: number, confirm: number): void {
+    this.setGap(at, floor);
+    this.gapPending = true;
+    this.gapSpan = span;
+    this.gapConfirm = confirm;
   }
 
   closeGap(): void {

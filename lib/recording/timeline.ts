@@ -341,10 +341,13 @@ export class LegTimeline {
     } else if (marker && gap >= 0 && missing <= MAX_MISSING_AT_MARKER) {
       // A new talkspurt: the missing packets belong to the one before and follow its end.
       seg.setGap(unwrapped, endPos + missing * seg.maxUnits);
-    } else {
-      // Loss (or reordering): the missing packets may fall anywhere in the gap, so the gap
-      // may only grow, from its start on.
-      seg.setGap(gap > 0 ? end : unwrapped, endPos);
+    } else if (gap > 0) {
+      // Missing packets: lost, or reordered and still to come. Such a gap may only grow
+      // (from its start, so that they land next to the audio after them), and only once
+      // they are overdue; an older such gap still waiting is kept.
+      const open = this.gapStart(seg);
+      if (open >= Math.max(this.target, this.winStart) && (!seg.gapPending || this.firstFilled(open, open + seg.gapSpan) < 0)) return;
+      seg.setPendingGap(end, endPos, gap, endPos + (this.jitterUnits >> 1));
     }
   }
 
@@ -361,8 +364,15 @@ export class LegTimeline {
     const c = seg.correction;
     let delta = estimate - c;
     if (Math.abs(delta) <= this.reanchorUnits) return false;
-    let start = at + seg.base + c;
-    if (seg.gapFirst && seg.minPosition < start) start = seg.minPosition;
+    const start = this.gapStart(seg);
+    if (seg.gapPending) {
+      if (this.maxEnd < seg.gapConfirm) return false;
+      if (this.firstFilled(start, start + seg.gapSpan) >= 0) {
+        seg.closeGap(); // they arrived: no gap
+        return false;
+      }
+      seg.gapPending = false; // lost: silence from here on, which may grow
+    }
     const final = Math.max(this.target, this.winStart);
     if (start < final) {
       seg.closeGap(); // emitted: the correction waits for the next gap
@@ -380,6 +390,12 @@ export class LegTimeline {
     seg.setCorrection(seg.gapFirst ? seg.pieceStart : at, c + delta);
     if (seg.gapFirst && seg.minPosition !== Infinity) seg.minPosition += delta;
     return true;
+  }
+
+  /** Where the audio of the piece at the segment's last gap starts (or will start); NaN without one. */
+  private gapStart(seg: TimelineSegment): number {
+    const start = seg.gapAt + seg.base + seg.correction;
+    return seg.gapFirst && seg.minPosition < start ? seg.minPosition : start;
   }
 
   private place(seg: TimelineSegment, unwrapped: number, newest: boolean, pos: number, units: number, payload: Buffer, payloadAt: number): void {
@@ -409,8 +425,9 @@ export class LegTimeline {
           // A straggler of the segment before runs into the current one.
           if (this.firstFilled(pos, Math.min(pos + units, cur.minPosition)) < 0) k = pos + units - cur.minPosition;
         } else if (pos < cur.minPosition) {
-          // An old packet of the current segment runs into the audio before the segment.
-          const last = this.lastFilled(pos, Math.min(pos + units, cur.minPosition));
+          // An old packet of the current segment runs into the audio before the segment:
+          // it goes after that audio, the rest of the segment after it.
+          const last = this.lastFilled(pos, cur.minPosition);
           if (last >= 0) k = last + 1 - pos;
         }
         if (k > 0 && this.shiftCurrent(k) && seg === cur) {

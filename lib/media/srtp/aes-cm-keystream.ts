@@ -7,7 +7,9 @@
  * (no padding, never finalised) and encrypt the packet's counter blocks
  * ourselves; ECB over whole blocks buffers nothing, so the object serves any
  * number of packets. The keystream buffer that `update` returns is the only
- * per-packet allocation. bench/srtp/run.mjs measures both paths.
+ * per-packet allocation (Node allocates it; there is no update-into). The
+ * counter blocks live in one buffer that grows on demand.
+ * bench/srtp/run.mjs measures both paths.
  *
  *   counter block j = IV + j,  IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16)
  *
@@ -23,6 +25,8 @@ export class AesCmKeystream {
   private readonly ecb: Cipher;
   private counters: Buffer;
   private view: DataView;
+  /** counters.subarray(0, 16 * n) for n below 128 (2 KiB), made once: no view object per packet. */
+  private blocks: (Buffer | undefined)[] = new Array<Buffer | undefined>(128);
 
   constructor(key: Buffer) {
     this.ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
@@ -60,12 +64,17 @@ export class AesCmKeystream {
       v.setUint32(off + 8, iv2);
       v.setUint32(off + 12, (iv3 + j) >>> 0);
     }
-    return this.ecb.update(this.counters.subarray(0, bytes));
+    const n = bytes >>> 4;
+    if (n >= 128) return this.ecb.update(this.counters.subarray(0, bytes));
+    let input = this.blocks[n];
+    if (input === undefined) input = this.blocks[n] = this.counters.subarray(0, bytes);
+    return this.ecb.update(input);
   }
 
   private grow(bytes: number): void {
     if (bytes > MAX_KEYSTREAM_OCTETS + 16) throw new RangeError(`keystream of ${bytes} octets exceeds 2^16 blocks`);
     this.counters = Buffer.alloc(bytes);
     this.view = new DataView(this.counters.buffer, this.counters.byteOffset, this.counters.length);
+    this.blocks = new Array<Buffer | undefined>(128);
   }
 }

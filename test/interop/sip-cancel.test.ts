@@ -1,0 +1,148 @@
+/**
+ * CANCEL before answer (SPEC S1, RFC 3261 §9), PBX -> provider over UDP
+ * (uac-cancel / uas-ring-cancel): the provider rings (180), the caller
+ * sends CANCEL.
+ *
+ * Verifies: the caller gets 200 for its CANCEL and 487 for its INVITE and
+ * ACKs it; the provider receives a CANCEL from callrec, answers it 200 and
+ * its INVITE 487, and receives the ACK for the 487; both SIPp sides exit 0;
+ * callrec logs call.start and call.end (reason "cancelled by caller"), no
+ * recording.error, and a recording that was started for the call is
+ * stopped and finalized (no spool left behind in the data dir).
+ * Does not verify: CANCEL racing a 200 (timing-dependent), CANCEL before
+ * any provisional response.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import {
+  type SippProcess,
+  type SippResult,
+  countOf,
+  describeSipp,
+  freePort,
+  parseSippOutput,
+  runSipp,
+  sippAvailable,
+  startCallrec,
+  startSipp,
+} from './harness/index.js';
+
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** A background SIPp's result once it has finished by itself; stopped (and a failure) after `ms`. */
+async function finished(tt: Tap, p: SippProcess, label: string, ms = 20000): Promise<SippResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  const result = await Promise.race([p.done, timeout]);
+  clearTimeout(timer);
+  if (result !== null) return result;
+  tt.fail(`${label} SIPp did not finish within ${ms} ms`);
+  return p.stop();
+}
+
+/**
+ * SIPp's scenario screen. The harness parser stops at the first line that
+ * starts with "---", which is every line of a UAS scenario screen
+ * ("----------> INVITE"), so its counts for a UAS are empty. Such lines are
+ * rewritten to the equivalent UAC layout ("INVITE <----------": received)
+ * and parsed again by the harness parser.
+ */
+function screen(r: SippResult): Pick<SippResult, 'counts'> {
+  const flipped = r.stdout.replace(
+    /^(\s*)(-{10}>|<-{10})(\s+)(\S+)/gm,
+    (_all, indent: string, arrow: string, _gap: string, name: string) =>
+      `${indent}${name} ${arrow.endsWith('>') ? '<----------' : '---------->'}`,
+  );
+  return parseSippOutput(flipped);
+}
+
+/** countOf over the repaired scenario screen. */
+function count(r: SippResult, direction: 'send' | 'recv', name: string): number {
+  return countOf(screen(r), direction, name);
+}
+
+/** Exit code and call statistics of one SIPp run. */
+function expectCalls(
+  tt: Tap,
+  r: SippResult,
+  label: string,
+  successful: number,
+  { exit = 0, failed = 0 }: { exit?: number; failed?: number } = {},
+): void {
+  tt.equal(r.exitCode, exit, `${label}: SIPp exits ${exit}`, { diagnostic: r.exitCode !== exit, details: describeSipp(r) });
+  tt.equal(r.successful, successful, `${label}: ${successful} successful call(s)`);
+  tt.equal(r.failed, failed, `${label}: ${failed} failed call(s)`);
+}
+
+/** Every file below `dir` (recursively); [] when it does not exist. */
+function filesBelow(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name));
+}
+
+if (!sippAvailable()) {
+  t.plan(0, 'sipp is not installed (run `make install` as root)');
+} else {
+  t.test('CANCEL before answer', async (t) => {
+    const pbxPort = await freePort('both');
+    const provider = await startSipp({ scenario: 'uas-ring-cancel', calls: 1, timeoutSeconds: 40 });
+    t.teardown(() => provider.stop());
+    const rec = await startCallrec({
+      pbx: { port: pbxPort, transport: 'udp' },
+      provider: { port: provider.localPort, transport: 'udp' },
+    });
+    t.teardown(() => rec.dispose());
+
+    const pbx = await runSipp({
+      scenario: 'uac-cancel',
+      remote: { port: rec.sipPort },
+      localPort: pbxPort,
+      calls: 1,
+      service: '0301234567',
+      keys: { caller: '201' },
+      timeoutSeconds: 30,
+    });
+    const uas = await finished(t, provider, 'provider');
+    expectCalls(t, pbx, 'PBX (caller)', 1);
+    expectCalls(t, uas, 'provider (callee)', 1);
+
+    t.equal(count(pbx, 'recv', '180'), 1, 'PBX: 180 relayed');
+    t.equal(count(pbx, 'send', 'CANCEL'), 1, 'PBX: sent CANCEL');
+    t.equal(count(pbx, 'recv', '200'), 1, 'PBX: 200 for the CANCEL');
+    t.equal(count(pbx, 'recv', '487'), 1, 'PBX: 487 for the INVITE');
+    t.equal(count(pbx, 'send', 'ACK'), 1, 'PBX: ACKed the 487');
+    t.equal(count(uas, 'recv', 'INVITE'), 1, 'provider: 1 INVITE');
+    t.equal(count(uas, 'recv', 'CANCEL'), 1, 'provider: received the CANCEL from callrec');
+    t.equal(count(uas, 'send', '200'), 1, 'provider: 200 for the CANCEL');
+    t.equal(count(uas, 'send', '487'), 1, 'provider: 487 for the INVITE');
+    t.equal(count(uas, 'recv', 'ACK'), 1, 'provider: callrec ACKed the 487');
+
+    const start = await rec.waitForLog((l) => l.event === 'call.start', 5000);
+    const end = await rec.waitForLog((l) => l.event === 'call.end' && l['callId'] === start['callId'], 10000);
+    t.equal(end['reason'], 'cancelled by caller', 'call.end: cancelled by caller');
+    t.equal(end['durationSeconds'], 0, 'call.end: never answered, duration 0');
+
+    const recStart = rec.logs.find((l) => l.event === 'recording.start' && l['callId'] === start['callId']);
+    if (recStart !== undefined) {
+      const stop = await rec.waitForLog((l) => l.event === 'recording.stop' && l['callId'] === start['callId'], 10000);
+      t.ok(stop, 'the recording started for the call was stopped');
+      const base = String(recStart['base']);
+      await rec.waitForLog(
+        (l) => (l.event === 'recording.delivered' || l.event === 'recording.discarded') && String(l['base']) === base,
+        15000,
+      );
+      t.pass('the recording was finalized');
+      const spool = filesBelow(path.join(rec.dir, 'var', 'spool'));
+      t.same(spool, [], 'no spool files left behind');
+    } else {
+      t.pass('no recording was started for the call');
+    }
+    t.same(rec.logs.filter((l) => l.event === 'recording.error'), [], 'no recording.error');
+    t.same(rec.logs.filter((l) => (l.level ?? 0) >= 50), [], 'no error-level log lines');
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * UDP retransmissions absorbed (SPEC S1, RFC 3261 §17): 20 calls PBX ->
+ * provider at 4 calls/s (at most 8 at once), with SIPp's `-lost 10` on
+ * both sides (each SIPp drops 10 % of the messages it sends and receives).
+ * Lost messages are repeated by SIPp (retrans="500") and by callrec's
+ * transaction timers; repeats must be absorbed, not turned into new calls.
+ *
+ * Verifies: both SIPp sides exit 0 with 20 successful and 0 failed calls;
+ * retransmissions did happen (SIPp's Retrans columns); the provider saw
+ * exactly 20 new INVITEs (no duplicate calls); callrec logs 20 call.start
+ * and 20 call.end lines with 20 distinct Call-IDs.
+ * Does not verify: timer values, loss of every message kind, TCP, load.
+ */
+import t from 'tap';
+import {
+  type SippProcess,
+  type SippResult,
+  countOf,
+  describeSipp,
+  freePort,
+  parseSippOutput,
+  runSipp,
+  sippAvailable,
+  startCallrec,
+  startSipp,
+} from './harness/index.js';
+
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** A background SIPp's result once it has finished by itself; stopped (and a failure) after `ms`. */
+async function finished(tt: Tap, p: SippProcess, label: string, ms = 20000): Promise<SippResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  const result = await Promise.race([p.done, timeout]);
+  clearTimeout(timer);
+  if (result !== null) return result;
+  tt.fail(`${label} SIPp did not finish within ${ms} ms`);
+  return p.stop();
+}
+
+/**
+ * SIPp's scenario screen. The harness parser stops at the first line that
+ * starts with "---", which is every line of a UAS scenario screen
+ * ("----------> INVITE"), so its counts for a UAS are empty. Such lines are
+ * rewritten to the equivalent UAC layout ("INVITE <----------": received)
+ * and parsed again by the harness parser.
+ */
+function screen(r: SippResult): Pick<SippResult, 'counts'> {
+  const flipped = r.stdout.replace(
+    /^(\s*)(-{10}>|<-{10})(\s+)(\S+)/gm,
+    (_all, indent: string, arrow: string, _gap: string, name: string) =>
+      `${indent}${name} ${arrow.endsWith('>') ? '<----------' : '---------->'}`,
+  );
+  return parseSippOutput(flipped);
+}
+
+/** countOf over the repaired scenario screen. */
+function count(r: SippResult, direction: 'send' | 'recv', name: string): number {
+  return countOf(screen(r), direction, name);
+}
+
+/** Exit code and call statistics of one SIPp run. */
+function expectCalls(
+  tt: Tap,
+  r: SippResult,
+  label: string,
+  successful: number,
+  { exit = 0, failed = 0 }: { exit?: number; failed?: number } = {},
+): void {
+  tt.equal(r.exitCode, exit, `${label}: SIPp exits ${exit}`, { diagnostic: r.exitCode !== exit, details: describeSipp(r) });
+  tt.equal(r.successful, successful, `${label}: ${successful} successful call(s)`);
+  tt.equal(r.failed, failed, `${label}: ${failed} failed call(s)`);
+}
+
+const CALLS = 20;
+
+/** Sum of SIPp's Retrans column over the repaired scenario screen. */
+function retransmissions(r: SippResult): number {
+  return screen(r).counts.reduce((sum, c) => sum + c.retrans, 0);
+}
+
+if (!sippAvailable()) {
+  t.plan(0, 'sipp is not installed (run `make install` as root)');
+} else {
+  t.test(`${CALLS} calls with 10 % loss on both sides`, async (t) => {
+    const pbxPort = await freePort('both');
+    const provider = await startSipp({
+      scenario: 'uas-basic',
+      calls: CALLS,
+      lost: 10,
+      timeoutSeconds: 50,
+      traceMsg: false,
+    });
+    t.teardown(() => provider.stop());
+    const rec = await startCallrec({
+      pbx: { port: pbxPort, transport: 'udp' },
+      provider: { port: provider.localPort, transport: 'udp' },
+    });
+    t.teardown(() => rec.dispose());
+
+    const pbx = await runSipp({
+      scenario: 'uac-basic',
+      remote: { port: rec.sipPort },
+      localPort: pbxPort,
+      calls: CALLS,
+      rate: 4,
+      limit: 8,
+      lost: 10,
+      durationMs: 500,
+      service: '0301234567',
+      keys: { caller: '201' },
+      traceMsg: false,
+      timeoutSeconds: 45,
+    });
+    const uas = await finished(t, provider, 'provider', 30000);
+    expectCalls(t, pbx, 'PBX (caller)', CALLS);
+    expectCalls(t, uas, 'provider (callee)', CALLS);
+    t.equal(count(pbx, 'send', 'INVITE'), CALLS, `PBX: ${CALLS} INVITEs (first transmissions)`);
+    t.equal(count(pbx, 'send', 'BYE'), CALLS, `PBX: ${CALLS} BYEs`);
+    t.equal(count(uas, 'recv', 'INVITE'), CALLS, `provider: ${CALLS} new INVITEs, no duplicate call`);
+    t.equal(count(uas, 'recv', 'BYE'), CALLS, `provider: ${CALLS} BYEs`);
+    const retrans = retransmissions(pbx) + retransmissions(uas);
+    t.ok(retrans > 0, `messages were lost and repeated (${retrans} retransmissions counted by SIPp)`);
+
+    const deadline = Date.now() + 20000;
+    while (rec.logs.filter((l) => l.event === 'call.end').length < CALLS && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const starts = rec.logs.filter((l) => l.event === 'call.start');
+    const ends = rec.logs.filter((l) => l.event === 'call.end');
+    t.equal(starts.length, CALLS, `callrec: ${CALLS} call.start`);
+    t.equal(new Set(starts.map((l) => l['callId'])).size, CALLS, `callrec: ${CALLS} distinct Call-IDs`);
+    t.equal(ends.length, CALLS, `callrec: ${CALLS} call.end`);
+    t.equal(rec.logs.filter((l) => l.event === 'sip.refused').length, 0, 'nothing refused');
+  });
+}
