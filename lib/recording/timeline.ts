@@ -402,8 +402,11 @@ export class LegTimeline {
     const s = this.s;
     if (pos + units > this.endPos) units = this.endPos - pos;
     this.makeRoom(pos, pos + units);
-    if (this.firstFilled(pos, pos + units) >= 0) {
-      const cur = this.cur;
+    const cur = this.cur;
+    // A straggler of the segment before must not take the place of the current segment's audio
+    // (even a hole of it: a packet may still come for that).
+    const intoCurrent = seg !== cur && pos + units > cur.minPosition;
+    if (intoCurrent || this.firstFilled(pos, pos + units) >= 0) {
       if (seg === cur && newest) {
         // It overlaps audio before it in timestamp order (the sender's payloads overlap):
         // it and what follows go after that audio, as a new piece.
@@ -421,7 +424,7 @@ export class LegTimeline {
       } else if (cur.minPosition !== Infinity) {
         // Two segments meet: the current one yields (moves later) while none of it is final.
         let k = 0;
-        if (seg !== cur) {
+        if (intoCurrent) {
           // A straggler of the segment before runs into the current one.
           if (this.firstFilled(pos, Math.min(pos + units, cur.minPosition)) < 0) k = pos + units - cur.minPosition;
         } else if (pos < cur.minPosition) {

@@ -128,13 +128,18 @@ function messageBody(log: string, firstLine: RegExp): string | undefined {
   return undefined;
 }
 
-/** Epoch ms at which SIPp logged the first message whose first line matches (from the separator line of -trace_msg). */
+/**
+ * When SIPp logged the first message whose first line matches: -trace_msg
+ * writes "----- YYYY-MM-DD HH:MM:SS.ffffff" (local time) before each message.
+ */
 function messageTime(log: string, firstLine: RegExp): number | undefined {
-  const re = /^-{20,}[^\n]*?(\d{9,}\.\d+)\s*$/gm;
+  const re = /^-{20,}\s*(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2}):(\d{2})\.(\d{3})\d*\s*$/gm;
   let m: RegExpExecArray | null;
   while ((m = re.exec(log)) !== null) {
     const rest = log.slice(re.lastIndex).replace(/^\s*\n[^\n]*message (?:received|sent)[^\n]*\n+/, '').replace(/^\s+/, '');
-    if (firstLine.test(rest.split(/\r?\n/)[0] ?? '')) return Math.round(Number(m[1]) * 1000);
+    if (!firstLine.test(rest.split(/\r?\n/)[0] ?? '')) continue;
+    const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+    return new Date(y, mo - 1, d, h, mi, s, ms).getTime();
   }
   return undefined;
 }
@@ -249,7 +254,7 @@ if (!sippAvailable()) {
     const head = payload.subarray(0, expected.length);
     const firstDiff = head.findIndex((b, i) => b !== expected[i]);
     t.equal(firstDiff, -1, 'the payload sequence equals the G.711 A-law encoding of the prompt samples', {
-      at: firstDiff,
+      offset: firstDiff,
       got: head.subarray(Math.max(0, firstDiff - 4), firstDiff + 12).toString('hex'),
       want: expected.subarray(Math.max(0, firstDiff - 4), firstDiff + 12).toString('hex'),
     });
