@@ -48,11 +48,13 @@
  *   BENCH_CALLREC           path of the callrec launcher    (default bin/callrec of this tree)
  *   BENCH_NOISE_LIMIT       CPU (in cores) other jobs may use for a step to count as quiet
  *                           (default 0.25). Before each step the driver waits up to
- *                           BENCH_QUIET_WAIT seconds (default 180) for a quiet machine; a step
+ *                           BENCH_QUIET_WAIT seconds (default 30) for a quiet machine; a step
  *                           that loses packets while others used more than the limit is
  *                           repeated (at most twice) instead of ending the ladder. CPU time per
  *                           call-second is measured from callrec's own utime+stime and does not
  *                           need a quiet machine; loss and latency do.
+ *   BENCH_RECORD=0          relay only: the profile covers inbound calls only, so these
+ *                           (outbound) calls are not recorded; shows what recording costs
  *   BENCH_NICE              nice value for callrec and rtpload (default off; needs root). With
  *                           sched_autogroup it only orders processes within this session.
  *   CALLREC_ECHO=1          copy callrec's output to stderr
@@ -101,8 +103,9 @@ const finalizeTimeout = num('BENCH_FINALIZE_TIMEOUT', 60);
 const keepTmp = env.BENCH_KEEP_TMP === '1';
 const echo = env.CALLREC_ECHO === '1';
 const niceValue = env.BENCH_NICE === undefined || env.BENCH_NICE === 'off' || env.BENCH_NICE === '' ? null : num('BENCH_NICE', 0);
+const record = env.BENCH_RECORD !== '0';
 const noiseLimitCores = num('BENCH_NOISE_LIMIT', 0.25);
-const quietWaitSeconds = num('BENCH_QUIET_WAIT', 180);
+const quietWaitSeconds = num('BENCH_QUIET_WAIT', 30);
 
 /** Applies BENCH_NICE to a child; returns the priority it got (or null). */
 function prioritize(pid) {
@@ -466,7 +469,8 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     provider: { host: HOST, port: providerPort, transport: 'udp' },
     media: { host: HOST, portMin, portMax: portMin + count - 1, timeout: 600 },
     data: { dir: path.join(dir, 'var') },
-    profiles: [{ name: 'all', direction: 'both', targets: [{ type: 'local', path: path.join(dir, 'archive', '$Y', '$M', '$D') }] }],
+    // The driver's calls come from the PBX: outbound. BENCH_RECORD=0 records inbound calls only (none here).
+    profiles: [{ name: 'all', direction: record ? 'both' : 'inbound', targets: [{ type: 'local', path: path.join(dir, 'archive', '$Y', '$M', '$D') }] }],
   };
   const configPath = path.join(dir, 'callrec.yaml');
   fs.writeFileSync(configPath, `# bench/media/run.mjs (JSON is YAML)\n${JSON.stringify(config, null, 2)}\n`);
@@ -1185,7 +1189,7 @@ async function runStep(n, repeat, rtploadBin) {
     let rec = scanRecordings(stepDir, payloadPerLeg);
     let stableSince = performance.now();
     let last = JSON.stringify(rec);
-    while (rec.complete < n && performance.now() - finStart < finalizeTimeout * 1000) {
+    while (record && rec.complete < n && performance.now() - finStart < finalizeTimeout * 1000) {
       // Nothing being recorded (no recording.start and an empty spool): no point waiting long.
       const recordingOn = (callrec.events['recording.start'] ?? 0) > 0 || rec.spoolLeft > 0 || rec.files > 0;
       if (!recordingOn && performance.now() - finStart > 2000) break;
@@ -1210,7 +1214,7 @@ async function runStep(n, repeat, rtploadBin) {
         'recording.error': callrec.events['recording.error'] ?? 0,
       },
     };
-    if (rec.complete < n) {
+    if (record && rec.complete < n) {
       const errs = result.recordings.events['recording.error'];
       problems.push(`recordings complete ${rec.complete}/${n}${errs ? `, ${errs} recording.error` : ''}`);
     }
@@ -1305,7 +1309,7 @@ console.log(
   `bench-media: rtpload -> callrec -> rtpload, N ${nList.join(',')}${extend ? ` (then +${stepN} while loss-free, max ${maxN})` : ''}, ` +
     `${warmupSeconds} s warm-up + ${windowSeconds} s window, ${repeats} repeat(s), set-up ${cps} calls/s, ` +
     `rtpload sockets ${genSocketsPerSide === 0 ? 'one per call leg' : `${genSocketsPerSide} per side`}, ` +
-    `nice ${niceValue ?? 'off'}, ${os.cpus().length} CPUs`,
+    `nice ${niceValue ?? 'off'}, recording ${record ? 'on' : 'OFF (BENCH_RECORD=0)'}, ${os.cpus().length} CPUs`,
 );
 
 const allSteps = [];
@@ -1401,7 +1405,8 @@ const report = {
     })(),
   },
   params: {
-    nList, windowSeconds, warmupSeconds, repeats, cps, baselineSeconds, genSocketsPerSide, extend, stepN, maxN, nice: niceValue,
+    nList, windowSeconds, warmupSeconds, repeats, cps, baselineSeconds, genSocketsPerSide, extend, stepN, maxN, nice: niceValue, record,
+    noiseLimitCores, quietWaitSeconds,
     ptimeMs: PTIME_MS, packetBytes: 172,
   },
   targets: { ...TARGETS, metAt1000: targets },

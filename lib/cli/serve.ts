@@ -68,7 +68,7 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
     provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
   });
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
-  const media = new AnchoredMedia(pool, config.media.host, logger);
+  const media = new AnchoredMedia(pool, config.media.host, logger, {}, { srtp: { pbx: config.pbx.srtp, provider: config.provider.srtp } });
   const membership = {
     isActive: (g: string, u: string) => log.groups.isActive(g, u),
     setActive: (g: string, u: string, active: boolean, at: number) => log.groups.setActive(g, u, active, at),

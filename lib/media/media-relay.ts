@@ -1,10 +1,13 @@
 import type { RemoteInfo } from 'node:dgram';
-import type { RelayEndpoint } from './relay-endpoint.js';
+import type { RelayEndpoint, SrtpDropCounters } from './relay-endpoint.js';
+import type { SrtpContext, SrtpFailure } from './srtp/srtp-context.js';
 
 /** Receives every RTP packet the relay forwards; must not keep `packet` (it is reused by nobody, but the tap copies). */
 export interface PacketTap {
   onRtp(from: 0 | 1, packet: Buffer, arrivalMs: number): void;
 }
+
+const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authFailures', replay: 'replayed', malformed: 'malformed' };
 
 /**
  * Relays RTP and RTCP between the two endpoints of a call, unchanged
@@ -12,11 +15,23 @@ export interface PacketTap {
  * socket announced to party 0 is sent from the socket announced to party 1,
  * so each party sees media from the address it was given.
  *
+ * SRTP (SPEC M8) is terminated per leg: what a party with SRTP sends is
+ * authenticated and decrypted with its inbound context (RFC 3711 §3.3,
+ * §3.4); the tap always gets the plain RTP packet; what goes to a party with
+ * SRTP is protected with its outbound context (callrec's own key for that
+ * leg). Packets failing authentication or the replay check are dropped and
+ * counted on their endpoint, never relayed, never tapped; the first such
+ * drop of a call is reported once through `onSrtpDrop`.
+ *
  * Hot path: one closure per socket set up once; per packet a latch check,
- * one send and the tap; no allocation of our own.
+ * one send and the tap; no allocation of our own on a plain leg (two field
+ * checks); SRTP decrypts in place and allocates only the protect output.
  */
 export class MediaRelay {
   tap: PacketTap | undefined;
+  /** Called for the first packet of the call that SRTP drops (log it once, not per packet). */
+  onSrtpDrop: ((from: 0 | 1, reason: SrtpFailure) => void) | undefined;
+  private srtpReported = false;
   private closed = false;
 
   constructor(readonly endpoints: readonly [RelayEndpoint, RelayEndpoint], private readonly now: () => number = () => performance.now()) {
@@ -31,23 +46,85 @@ export class MediaRelay {
     const src = this.endpoints[from];
     const dst = this.endpoints[from === 0 ? 1 : 0];
     src.pair.rtp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
+      let plain = packet;
+      const inbound = src.srtpIn;
+      if (inbound !== undefined) {
+        const r = inbound.unprotectRtp(packet);
+        if (typeof r === 'string') {
+          this.drop(from, r);
+          return;
+        }
+        plain = r;
+      } else if (src.srtpPending) {
+        src.srtpDropped('unkeyed');
+        return;
+      }
+      // Latched only on what authenticated: a forged packet cannot steer an SRTP leg's media.
       src.latchRtp(rinfo.address, rinfo.port);
       src.packetsIn++;
       src.bytesIn += packet.length;
       src.lastPacketAt = this.now();
       if (dst.remotePort !== 0 && dst.remoteHost !== undefined) {
-        dst.pair.rtp.send(packet, dst.remotePort, dst.remoteHost);
-        dst.packetsOut++;
+        const outbound = dst.srtpOut;
+        if (outbound === undefined) {
+          if (!dst.srtpPending) {
+            dst.pair.rtp.send(plain, dst.remotePort, dst.remoteHost);
+            dst.packetsOut++;
+          }
+        } else {
+          const out = this.protect(outbound, plain, false, src);
+          if (out !== undefined) {
+            dst.pair.rtp.send(out, dst.remotePort, dst.remoteHost);
+            dst.packetsOut++;
+          }
+        }
       }
-      this.tap?.onRtp(from, packet, Date.now());
+      this.tap?.onRtp(from, plain, Date.now());
     });
     src.pair.rtcp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
+      let plain = packet;
+      const inbound = src.srtpIn;
+      if (inbound !== undefined) {
+        const r = inbound.unprotectRtcp(packet);
+        if (typeof r === 'string') {
+          this.drop(from, r);
+          return;
+        }
+        plain = r;
+      } else if (src.srtpPending) {
+        src.srtpDropped('unkeyed');
+        return;
+      }
       src.latchRtcp(rinfo.address, rinfo.port);
-      if (dst.remoteRtcpPort !== 0 && dst.remoteHost !== undefined) dst.pair.rtcp.send(packet, dst.remoteRtcpPort, dst.remoteHost);
+      if (dst.remoteRtcpPort === 0 || dst.remoteHost === undefined) return;
+      const outbound = dst.srtpOut;
+      if (outbound === undefined) {
+        if (!dst.srtpPending) dst.pair.rtcp.send(plain, dst.remoteRtcpPort, dst.remoteHost);
+      } else {
+        const out = this.protect(outbound, plain, true, src);
+        if (out !== undefined) dst.pair.rtcp.send(out, dst.remoteRtcpPort, dst.remoteHost);
+      }
     });
     // Send errors (e.g. ICMP port unreachable on a connected path) must not crash the process.
     src.pair.rtp.on('error', () => {});
     src.pair.rtcp.on('error', () => {});
+  }
+
+  /** Protect throws only for input that is not RTP/RTCP v2 (from a plain leg): such a packet is not sent on. */
+  private protect(ctx: SrtpContext, plain: Buffer, rtcp: boolean, src: RelayEndpoint): Buffer | undefined {
+    try {
+      return rtcp ? ctx.protectRtcp(plain) : ctx.protectRtp(plain);
+    } catch {
+      src.srtpDropped('malformed');
+      return undefined;
+    }
+  }
+
+  private drop(from: 0 | 1, reason: SrtpFailure): void {
+    this.endpoints[from].srtpDropped(DROP_COUNTER[reason]);
+    if (this.srtpReported) return;
+    this.srtpReported = true;
+    this.onSrtpDrop?.(from, reason);
   }
 
   /** Milliseconds since either party last sent RTP (for the dead-call timeout, SPEC M9). */
@@ -60,5 +137,6 @@ export class MediaRelay {
     if (this.closed) return;
     this.closed = true;
     this.tap = undefined;
+    this.onSrtpDrop = undefined;
   }
 }

@@ -1,4 +1,29 @@
 import type { SocketPair } from './port-pool.js';
+import type { SrtpLeg } from './srtp-leg.js';
+import type { SrtpContext } from './srtp/srtp-context.js';
+import type { SrtpSuiteName } from './srtp/srtp-suite.js';
+
+/** Packets from a party that SRTP dropped: never relayed, never recorded. */
+export interface SrtpDropCounters {
+  /** The authentication tag did not verify (or an unknown MKI). */
+  authFailures: number;
+  /** Already received, or older than the replay window. */
+  replayed: number;
+  /** Too short for SRTP, or not RTP/RTCP version 2. */
+  malformed: number;
+  /** Arrived while the leg was negotiating SRTP and had no keys yet. */
+  unkeyed: number;
+}
+
+/** What `status` shows of a leg's SRTP. */
+export interface SrtpEndpointStatus extends SrtpDropCounters {
+  /** The suite in use, undefined when the leg is (now) plain RTP. */
+  suite: SrtpSuiteName | undefined;
+  /** Packets authenticated and decrypted (RTP and RTCP), over all keys of the call. */
+  unprotected: number;
+  /** Packets encrypted toward the party (RTP and RTCP), over all keys of the call. */
+  protected: number;
+}
 
 /**
  * One side of an anchored media stream: the socket pair callrec announced
@@ -19,6 +44,19 @@ export class RelayEndpoint {
   packetsOut = 0;
   /** performance.now() of the last RTP packet received from this party. */
   lastPacketAt = 0;
+  /** SRTP (SPEC M8): decrypts what this party sends; undefined on a plain RTP leg. */
+  srtpIn: SrtpContext | undefined;
+  /** SRTP: protects what callrec sends to this party; undefined on a plain RTP leg. */
+  srtpOut: SrtpContext | undefined;
+  /**
+   * SRTP is being negotiated on this leg and no keys are in place yet:
+   * nothing from the party is relayed or recorded, nothing goes to it in clear.
+   */
+  srtpPending = false;
+  readonly srtpDrops: SrtpDropCounters = { authFailures: 0, replayed: 0, malformed: 0, unkeyed: 0 };
+  private srtpLeg: SrtpLeg | undefined;
+  /** Counters of contexts replaced by a re-key, so status adds up over the call. */
+  private srtpDone = { unprotected: 0, protected: 0 };
 
   constructor(readonly pair: SocketPair, readonly host: string) {}
 
@@ -36,6 +74,49 @@ export class RelayEndpoint {
     this.remotePort = port;
     this.remoteRtcpPort = rtcpPort;
     this.onHold = onHold;
+  }
+
+  get srtp(): SrtpLeg | undefined {
+    return this.srtpLeg;
+  }
+
+  /**
+   * Puts a leg's SRTP contexts in place (or, with undefined, makes the leg
+   * plain RTP); either way the leg is no longer pending.
+   */
+  setSrtp(leg: SrtpLeg | undefined): void {
+    if (this.srtpLeg !== undefined && this.srtpLeg !== leg) {
+      const i = this.srtpLeg.inbound.counters;
+      const o = this.srtpLeg.outbound.counters;
+      this.srtpDone.unprotected += i.rtpUnprotected + i.rtcpUnprotected;
+      this.srtpDone.protected += o.rtpProtected + o.rtcpProtected;
+    }
+    this.srtpLeg = leg;
+    this.srtpIn = leg?.inbound;
+    this.srtpOut = leg?.outbound;
+    this.srtpPending = false;
+  }
+
+  /** Counts a packet SRTP dropped. */
+  srtpDropped(reason: keyof SrtpDropCounters): void {
+    this.srtpDrops[reason]++;
+  }
+
+  /** The leg's SRTP for status, or undefined for a call that never had SRTP on this leg. */
+  get srtpStatus(): SrtpEndpointStatus | undefined {
+    const leg = this.srtpLeg;
+    const d = this.srtpDrops;
+    const used = leg !== undefined || this.srtpDone.unprotected + this.srtpDone.protected > 0
+      || d.authFailures + d.replayed + d.malformed + d.unkeyed > 0;
+    if (!used) return undefined;
+    const i = leg?.inbound.counters;
+    const o = leg?.outbound.counters;
+    return {
+      suite: leg?.suite,
+      ...d,
+      unprotected: this.srtpDone.unprotected + (i === undefined ? 0 : i.rtpUnprotected + i.rtcpUnprotected),
+      protected: this.srtpDone.protected + (o === undefined ? 0 : o.rtpProtected + o.rtcpProtected),
+    };
   }
 
   /** Latches once per SDP address; cheap enough for every packet. */

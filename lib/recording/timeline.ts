@@ -10,22 +10,52 @@ import type { WavCodec } from './wav-header.js';
  * instant as position N of the other.
  *
  * Rules (positions in RTP timestamp units, 1 byte each for G.711 and G.722):
+ * - Every audio payload received is in the output, bit-exact and in
+ *   timestamp order, except duplicates (same SSRC and sequence number, or the
+ *   same timestamp already placed), packets whose place was already final
+ *   (`late`) and audio past the end (`afterEnd`). Audio placed is never
+ *   overwritten; corrections only take from or add to silence.
  * - Audio is placed by RTP timestamp within a segment (`TimelineSegment`),
  *   which starts at the first packet, at an SSRC change, or where the
  *   timestamp step disagrees with the arrival step by more than `jumpMs`.
  *   A segment's first packet lands at round((arrival - originMs) * rate / 1000),
- *   and never onto audio placed before it.
- * - Duplicates (same SSRC and sequence number, or the same timestamp already
- *   placed) are dropped. Reordering is repaired within `jitterMs` of media:
- *   output is final only `jitterMs` behind the furthest audio placed; a packet
- *   whose place is already final is dropped as late.
+ *   and never onto audio placed before it; where a segment's stragglers run
+ *   into the next one, the next one moves later (while none of it is final).
+ * - Reordering is repaired within `jitterMs` of media: output is final only
+ *   `jitterMs` behind the furthest audio placed.
  * - Loss, silence suppression and jitter leave gaps, filled with the codec's
  *   silence. Comfort noise (PT 13) is silence too; telephone-events and other
  *   payload types are skipped.
- * - Drift between the sender's RTP clock and the wall clock is followed by
- *   re-anchoring (see `TimelineSegment`), so a leg stays within about 70
- *   units (under half a packet) of wall-clock time and two legs within one
- *   packet of each other (test: 100 ppm either way over one hour).
+ * - Drift between the sender's RTP clock and the wall clock, and the delay of
+ *   a segment's first packet, are measured by a jitter-free estimate (the
+ *   least delay over a sliding window, see `TimelineSegment`) and corrected
+ *   only at gaps, and only where the estimate is more than `reanchorMs` off:
+ *   within a talkspurt (packets back to back) audio is placed strictly by
+ *   timestamp. At a gap the talkspurt after it moves later by adding silence,
+ *   or earlier by taking silence that nothing can claim (the gap before the
+ *   next sequence number; at a marker bit, the gap minus room for the packets
+ *   missing before it). After loss the talkspurt may only move later, once
+ *   the missing packets are overdue (half the jitter window), since a late
+ *   copy may still come for the lost slot. A talkspurt whose start is not
+ *   final yet moves as a whole, so a delayed first packet is caught up.
+ *   An estimate asking for "earlier" in continuous audio waits for the next
+ *   gap: the leg is lengthened rather than cut.
+ *
+ * Bounds (100 ppm is 0.8 units a second at 8 kHz):
+ * - With a gap at least every T seconds a leg stays within `reanchorMs`
+ *   (64 units) + the estimator's lag (window x drift, ~6 units at 100 ppm)
+ *   + drift x T of wall-clock time. Test: 100 ppm either way over one hour,
+ *   talkspurts of 1 to 4 s with 30 ms of jitter: within 76 units of wall
+ *   clock, the two legs within 148 units (one packet is 160).
+ * - Without gaps (continuous audio) a leg is off by the drift accumulated
+ *   since its last gap, at most drift x duration: 2880 units (360 ms) after
+ *   an hour at 100 ppm. A fast sender's audio runs late (the leg is longer
+ *   than wall-clock time; what passes the end of the recording is cut, as
+ *   `afterEnd`), a slow sender's runs early. Loss lets a slow sender catch up
+ *   at its lost packets, not a fast one. The first gap with room corrects it.
+ * - `clippedUnits` (audio not placed because other audio was there) stays 0
+ *   but for senders whose payloads overlap in timestamp and arrive reordered,
+ *   and segments (SSRCs) whose packets mix after one of them became final.
  *
  * Memory: one window of about 200 K units plus a fixed silence block, however
  * long the call; no allocation per packet.
@@ -75,10 +105,11 @@ export interface LegTimelineOptions {
   /** A timestamp step that disagrees with the arrival step by more than this starts a new segment (default 1000). */
   jumpMs?: number;
   /**
-   * Re-anchor when the drift estimate moved more than this many ms (default 8).
-   * A bit under half a 20 ms packet: with the estimator's lag (window x drift,
-   * about 7 units at 100 ppm) each leg stays within ~72 units of wall clock,
-   * so two legs drifting in opposite directions stay within one packet (160).
+   * Correct (at the next gap) when the drift estimate is more than this many
+   * ms off (default 8). A bit under half a 20 ms packet: with the estimator's
+   * lag (window x drift, about 7 units at 100 ppm) each leg stays within ~72
+   * units of wall clock plus the drift between gaps, so two legs drifting in
+   * opposite directions and talking in talkspurts stay within one packet (160).
    */
   reanchorMs?: number;
   /** Length of the drift estimator's sliding window in ms of arrival time (default 8000). */
@@ -91,21 +122,26 @@ export interface TimelineStats {
   duplicates: number;
   /** Packets that arrived after their place was emitted (or before the origin). */
   late: number;
-  /** Packets at or after the end. */
+  /** Packets at or after the end (one crossing the end is cut there). */
   afterEnd: number;
   events: number;
   otherPayloadType: number;
   comfortNoise: number;
   empty: number;
   segments: number;
+  /** Corrections: a talkspurt moved to the drift estimate at a gap, or audio moved later to make room. */
   reanchors: number;
   /** Units of received audio in the output. */
   audioUnits: number;
   /** Units of the output filled with silence (everything not audio). */
   silenceUnits: number;
-  /** Silence between the first and the last audio placed: loss, silence suppression, hold, late packets, re-anchor gaps. */
+  /** Silence between the first and the last audio placed: loss, silence suppression, hold, late packets, silence added by corrections. */
   lostUnits: number;
-  /** Units of received audio dropped where packets overlapped (re-anchoring earlier, overlapping payloads). */
+  /**
+   * Units of received audio not placed because other audio was already there:
+   * payloads overlapping in timestamp arriving reordered, or segments mixing
+   * after one became final. Never from drift correction; end cuts are `afterEnd`.
+   */
   clippedUnits: number;
   /** Output length so far, in units. */
   lengthUnits: number;
@@ -220,7 +256,7 @@ export class LegTimeline {
       return;
     }
     const bytes = Math.min(record.length, payload.length - payloadAt);
-    let units = Math.floor(bytes / this.bpu);
+    const units = Math.floor(bytes / this.bpu);
     if (units <= 0) {
       s.empty++;
       return;
@@ -247,7 +283,8 @@ export class LegTimeline {
         this.cur = p;
         seg = p;
         s.segments++;
-        seg.start(s.segments, ssrc, ts, arrival, arrivalPos, this.maxEnd);
+        // Not onto the audio before it, nor into output already final.
+        seg.start(s.segments, ssrc, ts, arrival, arrivalPos, this.maxEnd === -Infinity ? -Infinity : Math.max(this.maxEnd, this.target));
       }
     }
     const unwrapped = seg.unwrap(ts);
@@ -400,50 +437,36 @@ export class LegTimeline {
 
   private place(seg: TimelineSegment, unwrapped: number, newest: boolean, pos: number, units: number, payload: Buffer, payloadAt: number): void {
     const s = this.s;
+    const cur = this.cur;
+    // Where two segments meet, all audio of the one before comes before the current one's
+    // (including its holes: packets may still come for them). Where they would mix, the
+    // current segment yields: it moves later as a whole, while none of it is final.
+    let k = 0;
+    if (seg !== cur) {
+      // A straggler of the segment before running into the current one.
+      if (pos + units > cur.minPosition && this.firstFilled(pos, Math.min(pos + units, cur.minPosition)) < 0) k = pos + units - cur.minPosition;
+    } else if (pos < cur.minPosition && cur.minPosition !== Infinity) {
+      // An old packet of the current segment with audio of the one before between it and the
+      // rest of the segment: it goes after that audio, the rest after it.
+      const last = this.lastFilled(pos, cur.minPosition);
+      if (last >= 0) k = last + 1 - pos;
+    }
+    if (k > 0 && this.shiftCurrent(k) && seg === cur) pos += k;
+    if (seg === cur && newest && this.firstFilled(pos, pos + units) >= 0) {
+      // It overlaps audio before it in timestamp order (the sender's payloads overlap):
+      // it and what follows go after that audio, as a new piece.
+      const b = this.dirtyEnd - pos;
+      seg.setCorrection(unwrapped, seg.correction + b);
+      seg.closeGap();
+      s.reanchors++;
+      pos += b;
+    }
+    if (pos >= this.endPos) {
+      s.afterEnd++;
+      return;
+    }
     if (pos + units > this.endPos) units = this.endPos - pos;
     this.makeRoom(pos, pos + units);
-    const cur = this.cur;
-    // A straggler of the segment before must not take the place of the current segment's audio
-    // (even a hole of it: a packet may still come for that).
-    const intoCurrent = seg !== cur && pos + units > cur.minPosition;
-    if (intoCurrent || this.firstFilled(pos, pos + units) >= 0) {
-      if (seg === cur && newest) {
-        // It overlaps audio before it in timestamp order (the sender's payloads overlap):
-        // it and what follows go after that audio, as a new piece.
-        const k = this.dirtyEnd - pos;
-        seg.setCorrection(unwrapped, seg.correction + k);
-        seg.closeGap();
-        s.reanchors++;
-        pos += k;
-        if (pos >= this.endPos) {
-          s.afterEnd++;
-          return;
-        }
-        if (pos + units > this.endPos) units = this.endPos - pos;
-        this.makeRoom(pos, pos + units);
-      } else if (cur.minPosition !== Infinity) {
-        // Two segments meet: the current one yields (moves later) while none of it is final.
-        let k = 0;
-        if (intoCurrent) {
-          // A straggler of the segment before runs into the current one.
-          if (this.firstFilled(pos, Math.min(pos + units, cur.minPosition)) < 0) k = pos + units - cur.minPosition;
-        } else if (pos < cur.minPosition) {
-          // An old packet of the current segment runs into the audio before the segment:
-          // it goes after that audio, the rest of the segment after it.
-          const last = this.lastFilled(pos, cur.minPosition);
-          if (last >= 0) k = last + 1 - pos;
-        }
-        if (k > 0 && this.shiftCurrent(k) && seg === cur) {
-          pos += k;
-          if (pos >= this.endPos) {
-            s.afterEnd++;
-            return;
-          }
-          if (pos + units > this.endPos) units = this.endPos - pos;
-          this.makeRoom(pos, pos + units);
-        }
-      }
-    }
     const bpu = this.bpu;
     const off = pos - this.winStart;
     const f = this.filled;

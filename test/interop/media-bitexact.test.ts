@@ -139,7 +139,8 @@ async function bitExactCall(t: Test, codec: CodecInfo): Promise<void> {
   const shasum = await run('shasum', ['-a', '256', '-c', hashFile], { cwd: recording.folder });
   t.equal(shasum.code, 0, 'shasum -a 256 -c passes', { details: shasum.stdout + shasum.stderr });
 
-  const verify = await runCallrec(['verify', recording.base]);
+  // As on the installation: the config tells callrec where its certificate is.
+  const verify = await runCallrec(['verify', recording.base, '--config', call.rec.configPath]);
   t.equal(verify.code, 0, 'callrec verify exits 0', { details: verify.stdout + verify.stderr });
   const cert = certificateOf(call.rec);
   const script = await run('./verify.sh', [recording.base, cert]);

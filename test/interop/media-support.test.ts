@@ -163,25 +163,52 @@ export function loadRecording(folder: string, name: string): Recording {
   return { base, folder, name, info, files, audioFiles };
 }
 
+/** Files named `name` below `dir` (recursive). */
+export function findFiles(dir: string, name: string): string[] {
+  const out: string[] = [];
+  if (!fs.existsSync(dir)) return out;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...findFiles(full, name));
+    else if (entry.name === name) out.push(full);
+  }
+  return out;
+}
+
+const DELIVERED = new Set(['recording.delivered', 'archive.delivered']);
+
 /**
- * The recording of the `nth` (0-based) recording.delivered line, once it is
- * logged; when `callId` is given, the recording whose recording.start names it.
+ * The finished recording of the `nth` (0-based) recording.sealed line, or,
+ * when `callId` is given, of the recording whose recording.start names it:
+ * waits until it is delivered and its info file is in `archiveDir` (default:
+ * the archive folder of the harness profile "all").
  */
-export async function waitForRecording(rec: CallrecInstance, options: { timeoutMs?: number; callId?: string; nth?: number } = {}): Promise<Recording> {
+export async function waitForRecording(
+  rec: CallrecInstance,
+  options: { timeoutMs?: number; callId?: string; nth?: number; archiveDir?: string } = {},
+): Promise<Recording> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  let base: string | undefined;
+  const deadline = Date.now() + timeoutMs;
+  let base: string;
   if (options.callId !== undefined) {
     const start = await rec.waitForLog((l) => l.event === 'recording.start' && l['callId'] === options.callId, timeoutMs);
     base = String(start['base']);
+  } else {
+    const nth = options.nth ?? 0;
+    const line = await rec.waitForLog((l: LogLine) => l.event === 'recording.sealed' && rec.logs.filter((x) => x.event === 'recording.sealed').indexOf(l) === nth, timeoutMs);
+    base = String(line['base']);
   }
-  const nth = options.nth ?? 0;
-  let seen = 0;
-  const line = await rec.waitForLog((l: LogLine) => {
-    if (l.event !== 'recording.delivered') return false;
-    if (base !== undefined) return l['base'] === base;
-    return seen++ === nth;
-  }, timeoutMs);
-  return loadRecording(String(line['target']), String(line['base']));
+  await rec.waitForLog((l) => DELIVERED.has(l.event ?? '') && l['base'] === base, Math.max(1, deadline - Date.now()));
+  const archive = options.archiveDir ?? rec.archiveDir;
+  for (;;) {
+    const found = findFiles(archive, `${base}_info.txt`);
+    if (found.length > 0) {
+      const folder = path.dirname(found[0]!);
+      if (fs.existsSync(path.join(folder, `${base}_hash.txt.SHA256withRSA.sig`))) return loadRecording(folder, base);
+    }
+    if (Date.now() > deadline) throw new Error(`recording ${base} was not found complete below ${archive}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Seconds between two ISO timestamps of the metadata. */

@@ -8,7 +8,8 @@
  * its INVITE 487, and receives the ACK for the 487; both SIPp sides exit 0;
  * callrec logs call.start and call.end (reason "cancelled by caller"), no
  * recording.error, and a recording that was started for the call is
- * stopped and finalized (no spool left behind in the data dir).
+ * stopped, sealed and delivered to the archive, leaving no spool or outbox
+ * files behind in the data dir.
  * Does not verify: CANCEL racing a 200 (timing-dependent), CANCEL before
  * any provisional response.
  */
@@ -132,13 +133,20 @@ if (!sippAvailable()) {
       const stop = await rec.waitForLog((l) => l.event === 'recording.stop' && l['callId'] === start['callId'], 10000);
       t.ok(stop, 'the recording started for the call was stopped');
       const base = String(recStart['base']);
+      await rec.waitForLog((l) => l.event === 'recording.sealed' && String(l['base']) === base, 15000);
+      t.pass('the recording was sealed');
       await rec.waitForLog(
-        (l) => (l.event === 'recording.delivered' || l.event === 'recording.discarded') && String(l['base']) === base,
+        (l) => /^(recording|archive)\.delivered$/.test(String(l.event)) && String(l['base']) === base,
         15000,
       );
-      t.pass('the recording was finalized');
+      t.pass('the recording was delivered');
+      await new Promise((r) => setTimeout(r, 500));
       const spool = filesBelow(path.join(rec.dir, 'var', 'spool'));
       t.same(spool, [], 'no spool files left behind');
+      const outbox = filesBelow(path.join(rec.dir, 'var', 'outbox'));
+      t.same(outbox, [], 'no outbox copy left behind (the local target confirmed it)');
+      const archived = filesBelow(rec.archiveDir).filter((f) => path.basename(f).startsWith(base));
+      t.ok(archived.some((f) => f.endsWith('_info.txt')), 'the archive holds the metadata of the cancelled call');
     } else {
       t.pass('no recording was started for the call');
     }

@@ -6,7 +6,7 @@
  *     their top Via rewritten to the socket's address so that an answer
  *     can come back: requests and two responses (which must be dropped);
  *   - garbage: random bytes, a lone request line, a header block without
- *     start line, a request without Call-ID/CSeq, NUL bytes in a header.
+ *     start line, a request without Call-ID/CSeq, a header line without a colon.
  *
  * Verifies: for every datagram callrec logs sip.parse-error with the
  * sender as source; a datagram callrec says it answered (log field
@@ -15,6 +15,8 @@
  * answer at all (malformed responses in particular are only dropped);
  * none starts a call or reaches the provider; callrec keeps running and
  * afterwards a normal call PBX -> provider succeeds.
+ * RFC 4475 asks for an answer to every invalid request; the ones callrec
+ * drops today (lwsstart, trws, badvers) are todo assertions.
  * Does not verify: the valid torture messages of §3.1.1 (unit tests),
  * malformed input over TCP (framing errors close the connection).
  */
@@ -91,6 +93,18 @@ const INVALID = path.join(REPO_ROOT, 'fixtures', 'sip', 'rfc4475', 'invalid');
 const TORTURE = ['clerr', 'ncl', 'scalar02', 'quotbal', 'ltgtruri', 'lwsstart', 'trws', 'badvers', 'mismatch01', 'badaspec', 'scalarlg', 'bigcode'];
 /** The responses among them: never answered. */
 const RESPONSES = new Set(['scalarlg', 'bigcode']);
+/** What RFC 4475 wants for the requests (fixtures/sip/rfc4475/index.json): 400, 505 for badvers. */
+const RFC_STATUS: Record<string, number> = { badvers: 505 };
+/**
+ * Requests callrec drops although RFC 4475 (and SPEC S5) want an answer:
+ * the parser gives up on the request line and keeps no partial request to
+ * answer from. Marked todo until the parser answers them.
+ */
+const KNOWN_UNANSWERED: Record<string, string> = {
+  lwsstart: 'callrec drops a request line with extra SP instead of answering 400',
+  trws: 'callrec drops a request line with trailing SP instead of answering 400',
+  badvers: 'callrec drops SIP/7.0 instead of answering 505',
+};
 
 /** Points the top Via at `port` on 127.0.0.1 (UDP), keeping its version and parameters. */
 function rewriteVia(raw: Buffer, port: number): Buffer {
@@ -149,8 +163,8 @@ if (!sippAvailable()) {
         response: false,
       },
       {
-        name: 'NUL bytes in a header',
-        data: crlf(['OPTIONS sip:x@127.0.0.1 SIP/2.0', via, 'From: <sip:201@127.0.0.1>;tag=g2', 'To: <sip:x@127.0.0.1>', 'Call-ID: garbage-nul@x', 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Subject: a\u0000b', 'Content-Length: 5']),
+        name: 'header line without a colon',
+        data: crlf(['OPTIONS sip:x@127.0.0.1 SIP/2.0', via, 'From: <sip:201@127.0.0.1>;tag=g2', 'To: <sip:x@127.0.0.1>', 'Call-ID: garbage-colon@x', 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'This header line has no colon', 'Content-Length: 0']),
         response: false,
       },
     );
@@ -172,6 +186,11 @@ if (!sippAvailable()) {
       t.match(JSON.stringify(line['source']), new RegExp(`${pbxPort}`), `${d.name}: sip.parse-error names the sender`);
       const answered = line['answered'];
       if (d.response) t.equal(answered, undefined, `${d.name}: a malformed response is not answered`);
+      else if (TORTURE.includes(d.name)) {
+        const want = RFC_STATUS[d.name] ?? 400;
+        const todo = KNOWN_UNANSWERED[d.name];
+        t.equal(answered, want, `${d.name}: answered ${want} as RFC 4475 asks`, todo !== undefined ? { todo } : {});
+      }
       if (typeof answered === 'number') {
         const deadline = Date.now() + 5000;
         while (replies.length === repliesBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

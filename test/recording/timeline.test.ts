@@ -4,12 +4,20 @@
  * Verifies: in-order stream bit-exact; loss -> silence of the exact length;
  * reordering within the jitter window repaired; packets later than the window
  * dropped and counted; duplicates (same seq, or same timestamp) dropped; SSRC
- * change and timestamp jump start a segment anchored at arrival; 32-bit
+ * change and timestamp jump start a segment anchored at arrival; where two
+ * segments meet nothing is overwritten (the new one yields); 32-bit
  * timestamp wrap-around; silence suppression gap; telephone-event, other
  * payload types and comfort noise skipped; G.711/G.722 silence bytes; the
- * end given up front cuts, finish() pads; output comes incrementally; 100 ppm
- * drift (fast and slow) over one hour with jitter stays within one packet of
- * wall-clock time and of the other leg; two legs with one origin align.
+ * end given up front cuts, finish() pads; output comes incrementally.
+ * Drift and arrival offset, with every payload intact and in order and
+ * clippedUnits 0: 100 ppm (fast and slow) over one hour with jitter and
+ * talkspurts stays within one packet of wall-clock time and of the other
+ * leg; jitter alone causes no correction; continuous audio is off by exactly
+ * the drift (0.8 units/s at 100 ppm) until its first gap, which corrects it;
+ * loss lets a slow sender catch up; a delayed first packet's talkspurt moves
+ * back as a whole; a marker bit after loss; overlapping payloads all kept;
+ * a real capture (pcap/sip-call-pcma-bidir-no-bye.pcap) keeps all 548 + 891
+ * payloads. Two legs with one origin align.
  * Not verified here: speed (bench/assembly/run.mjs measures it).
  */
 import t from 'tap';
@@ -138,7 +146,7 @@ t.test('an SSRC change with no gap does not overwrite the audio before it', asyn
   t.ok(out.subarray(240, 8240).equals(a), 'first stream intact');
   // The new stream starts where the old audio ends (8240, 20 ms after its arrival) and,
   // its audio being continuous, stays there: it is never moved back over audio. (Before,
-  // it re-anchored 160 units back and overwrote its own first packet but 0 units.)
+  // it re-anchored 160 units back: its packet 1 overwrote its packet 0, 160 units clipped.)
   t.equal(out.indexOf(b), 8240, 'second stream intact, right after the first');
   t.match(tl.stats, { segments: 2, reanchors: 0, clippedUnits: 0, placed: 100 });
 });
