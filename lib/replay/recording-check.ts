@@ -112,8 +112,10 @@ function runs(packets: readonly SentPacket[]): Unwrapped[][] {
       // 32-bit wrap-around: take the signed distance from the previous packet.
       const unwrapped = last === undefined ? p.timestamp : last.unwrapped + (((p.timestamp - last.timestamp) << 0) | 0);
       const u: Unwrapped = { ...p, unwrapped };
-      // A jump of more than a minute of samples is a new run (re-INVITE, new source).
-      if (last !== undefined && Math.abs(unwrapped - last.unwrapped) > 8000 * 60) {
+      // A timestamp step that the sequence numbers do not explain by more than a second
+      // starts a new run (re-INVITE, hold, a new source): the recorder anchors it anew.
+      const dseq = last === undefined ? 0 : (((p.seq - last.seq) << 16) >> 16);
+      if (last !== undefined && Math.abs(unwrapped - last.unwrapped - dseq * p.payload.length) > 8000) {
         out.push(run);
         run = [];
         u.unwrapped = p.timestamp;

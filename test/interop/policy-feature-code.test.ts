@@ -114,6 +114,21 @@ function messageBody(log: string, firstLine: RegExp): string | undefined {
   return undefined;
 }
 
+/**
+ * Requests of `method` that SIPp received, from its -trace_msg log. (The
+ * harness's countOf() cannot be used for UAS scenarios: parseSippOutput
+ * stops at the first "---------->" line of the scenario screen, so a UAS's
+ * counts come back empty.)
+ */
+function receivedRequests(messages: string, method: string): number {
+  let n = 0;
+  for (const block of messages.split(/^-{20,}.*$/m)) {
+    const m = /^\s*\S+ message received[^\n]*\n\s*(\S+)/.exec(block);
+    if (m?.[1] === method) n++;
+  }
+  return n;
+}
+
 if (!sippAvailable()) {
   t.plan(0, 'sipp is not installed (run `make install` as root)');
 } else {
@@ -196,7 +211,7 @@ if (!sippAvailable()) {
     const offSdp = messageBody(off.uac.messages, /^SIP\/2\.0 200\b/);
     t.match(offSdp ?? '', /^m=audio \d+ RTP\/AVP /m, '*72: the 200 carries SDP', { sdp: offSdp });
     t.match(offSdp ?? '', /^a=sendonly/m, '*72: the SDP is sendonly');
-    t.equal(countOf(off.provider, 'recv', 'INVITE'), 0, '*72: the provider saw 0 INVITEs', { details: describeSipp(off.provider) });
+    t.equal(receivedRequests(off.provider.messages, 'INVITE'), 0, '*72: the provider saw 0 INVITEs', { details: describeSipp(off.provider) });
     const logout = await rec.waitForLog((l) => l.event === 'group.logout', 5000);
     t.equal(logout['dialled'], '*72', 'group.logout logged with the dialled code');
     t.match(String(logout['message']), /alice logged out of group traders/, 'group.logout: alice logged out of traders');
@@ -207,6 +222,7 @@ if (!sippAvailable()) {
     const n1 = await normalCall();
     t.equal(n1.uac.successful, 1, 'call after *72: PBX side 1 successful call', { diagnostic: n1.uac.successful !== 1, details: describeSipp(n1.uac) });
     t.equal(n1.provider.successful, 1, 'call after *72: reached and completed at the provider', { details: describeSipp(n1.provider) });
+    t.equal(receivedRequests(n1.provider.messages, 'INVITE'), 1, 'call after *72: the provider-side INVITE counter counts a relayed call');
     const n1Id = callStarts()[0];
     const skipped = await rec.waitForLog((l) => l.event === 'recording.skipped' && l['callId'] === n1Id, 5000);
     t.match(String(skipped['reason']), /alice.*traders|traders.*alice/, 'call after *72: not recorded, alice is not active in traders');
@@ -216,7 +232,7 @@ if (!sippAvailable()) {
     const on = await featureCall('*71300');
     t.equal(on.uac.exitCode, 0, '*71300: the PBX-side SIPp exits 0 (200, ACK, BYE from callrec, 200)', { diagnostic: on.uac.exitCode !== 0, details: describeSipp(on.uac) });
     t.equal(countOf(on.uac, 'recv', 'BYE'), 1, '*71300: callrec sent the BYE');
-    t.equal(countOf(on.provider, 'recv', 'INVITE'), 0, '*71300: the provider saw 0 INVITEs', { details: describeSipp(on.provider) });
+    t.equal(receivedRequests(on.provider.messages, 'INVITE'), 0, '*71300: the provider saw 0 INVITEs', { details: describeSipp(on.provider) });
     const login = await rec.waitForLog((l) => l.event === 'group.login', 5000);
     t.equal(login['dialled'], '*71300', 'group.login logged with the dialled code');
     t.match(String(login['message']), /alice logged in to group traders/, 'group.login: alice logged in to traders');
