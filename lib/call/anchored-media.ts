@@ -127,8 +127,11 @@ export class AnchoredMedia implements SessionDescriptionHandler {
     const endpoints = { pbx: new RelayEndpoint(pbxPair, this.host), provider: new RelayEndpoint(providerPair, this.host) };
     const relay = new MediaRelay([endpoints.pbx, endpoints.provider]);
     relay.onSrtpDrop = (from: 0 | 1, reason: SrtpFailure) => {
-      this.logger.warn({ event: 'srtp.drop', callKey, side: from === 0 ? 'pbx' : 'provider', reason },
-        'SRTP packet dropped (not relayed, not recorded); further drops of this call are only counted');
+      // Failed authentication or replay is worth a warning; a malformed packet (e.g. a peer's clear
+      // RTCP keep-alive before its keys, as baresip sends) is only noted.
+      const level = reason === 'malformed' ? 'info' : 'warn';
+      this.logger[level]({ event: 'srtp.drop', callKey, side: from === 0 ? 'pbx' : 'provider', reason },
+        `SRTP packet dropped (${reason}: not relayed, not recorded); further such drops of this call are only counted`);
     };
     this.calls.set(callKey, new CallMedia(endpoints, relay, callerSide));
   }
@@ -286,7 +289,7 @@ export class AnchoredMedia implements SessionDescriptionHandler {
     for (const side of ['pbx', 'provider'] as const) {
       const s = media.endpoints[side].srtpStatus;
       if (s !== undefined && s.authFailures + s.replayed + s.malformed > 0) {
-        this.logger.warn({ event: 'srtp.dropped', callKey, side, authFailures: s.authFailures, replayed: s.replayed, malformed: s.malformed },
+        this.logger[s.authFailures + s.replayed > 0 ? 'warn' : 'info']({ event: 'srtp.dropped', callKey, side, authFailures: s.authFailures, replayed: s.replayed, malformed: s.malformed },
           'SRTP packets dropped during the call');
       }
     }

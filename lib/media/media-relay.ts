@@ -8,6 +8,7 @@ export interface PacketTap {
 }
 
 const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authFailures', replay: 'replayed', malformed: 'malformed' };
+const DROP_BIT: Record<SrtpFailure, number> = { auth: 1, replay: 2, malformed: 4 };
 
 /**
  * Relays RTP and RTCP between the two endpoints of a call, unchanged
@@ -21,7 +22,7 @@ const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authF
  * SRTP is protected with its outbound context (callrec's own key for that
  * leg). Packets failing authentication or the replay check are dropped and
  * counted on their endpoint, never relayed, never tapped; the first such
- * drop of a call is reported once through `onSrtpDrop`.
+ * drop of a call for each reason is reported through `onSrtpDrop`.
  *
  * Hot path: one closure per socket set up once; per packet a latch check,
  * one send and the tap; no allocation of our own on a plain leg (two field
@@ -29,9 +30,9 @@ const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authF
  */
 export class MediaRelay {
   tap: PacketTap | undefined;
-  /** Called for the first packet of the call that SRTP drops (log it once, not per packet). */
+  /** Called for the first packet of the call that SRTP drops for each reason (log it once, not per packet). */
   onSrtpDrop: ((from: 0 | 1, reason: SrtpFailure) => void) | undefined;
-  private srtpReported = false;
+  private srtpReported = 0;
   private closed = false;
 
   constructor(readonly endpoints: readonly [RelayEndpoint, RelayEndpoint], private readonly now: () => number = () => performance.now()) {
@@ -122,8 +123,9 @@ export class MediaRelay {
 
   private drop(from: 0 | 1, reason: SrtpFailure): void {
     this.endpoints[from].srtpDropped(DROP_COUNTER[reason]);
-    if (this.srtpReported) return;
-    this.srtpReported = true;
+    const bit = DROP_BIT[reason];
+    if ((this.srtpReported & bit) !== 0) return;
+    this.srtpReported |= bit;
     this.onSrtpDrop?.(from, reason);
   }
 

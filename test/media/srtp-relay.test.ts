@@ -228,7 +228,14 @@ async function attacks(t: Test, c: Call, from: 'a' | 'b'): Promise<void> {
   t.equal(c.tapped.length, tapped + 1, 'dropped packets not tapped');
   t.equal(other.rtcpIn.length, 1, 'forged RTCP not relayed');
   t.match(ep.srtpStatus, { suite: 'AES_CM_128_HMAC_SHA1_80', authFailures: 2, replayed: 1, malformed: 1 }, 'counters in status');
-  t.equal(c.logs.filter((l) => /"event":"srtp.drop"/.test(l)).length, 1, 'one warning per call, not per packet');
+  const drops = c.logs.filter((l) => /"event":"srtp.drop"/.test(l));
+  t.same(drops.map((l) => (JSON.parse(l) as { reason: string }).reason).sort(), ['auth', 'malformed', 'replay'], 'logged once per reason, not per packet');
+  t.equal(drops.filter((l) => /"level":40/.test(l)).length, 2, 'auth and replay at warn level');
+  // More of the same are only counted.
+  party.rtpSock.send(tampered, port, '127.0.0.1');
+  await until(() => ep.srtpDrops.authFailures === 3);
+  await settle(50);
+  t.equal(c.logs.filter((l) => /"event":"srtp.drop"/.test(l)).length, 3, 'no further log lines');
 }
 
 t.test('SRTP A -> plain B', async (t) => {

@@ -161,7 +161,7 @@ export function parseSippOutput(stdout: string): Pick<SippResult, 'successful' |
     const block = header >= 0 ? stdout.slice(header, end >= 0 ? end : undefined) : '';
     for (const raw of block.split('\n').slice(1)) {
       const line = raw.trim();
-      if (line.startsWith('---')) break;
+      if (line.startsWith('---') && !/^-{10}>/.test(line)) break;
       if (!line) continue;
       // Tokens: "INVITE ---------->  1 0 0" (UAC style: name first) or
       // "----------> INVITE  1 0 0 0" (UAS style: arrow first); an optional
