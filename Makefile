@@ -11,8 +11,8 @@ SHELL := /bin/bash
 .PHONY: install install-node install-debian build run test bench-cps clean
 
 # Tools the tests and benchmarks call, and the Debian packages that bring them.
-TOOLS := sipp tshark ffprobe sox openssl sshd smbd smbclient
-DEB_PACKAGES := sip-tester tshark ffmpeg sox openssl openssh-server samba smbclient
+TOOLS := sipp tshark ffprobe sox openssl sshd smbd smbclient baresip
+DEB_PACKAGES := sip-tester tshark ffmpeg sox openssl openssh-server samba smbclient baresip-core
 
 CONFIG := var/callrec.yaml
 

@@ -55,6 +55,7 @@
  *                           need a quiet machine; loss and latency do.
  *   BENCH_RECORD=0          relay only: the profile covers inbound calls only, so these
  *                           (outbound) calls are not recorded; shows what recording costs
+ *   BENCH_NODE_ARGS         extra node options for callrec, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   BENCH_NICE              nice value for callrec and rtpload (default off; needs root). With
  *                           sched_autogroup it only orders processes within this session.
  *   CALLREC_ECHO=1          copy callrec's output to stderr
@@ -474,7 +475,8 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
   };
   const configPath = path.join(dir, 'callrec.yaml');
   fs.writeFileSync(configPath, `# bench/media/run.mjs (JSON is YAML)\n${JSON.stringify(config, null, 2)}\n`);
-  const child = spawn(process.execPath, [CALLREC_BIN, 'serve', '--config', configPath], {
+  const nodeArgs = (env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CALLREC_BIN, 'serve', '--config', configPath], {
     cwd: path.dirname(configPath),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -1273,6 +1275,7 @@ function summarize(n, steps) {
     recordingsComplete: pick((s) => s.recordings?.complete),
     recordingsFullAudio: pick((s) => s.recordings?.fullAudio),
     recordingErrors: pick((s) => s.recordings?.events['recording.error']),
+    recordingsWaitSeconds: pick((s) => s.recordings?.waitedSeconds),
     generatorSocketDrops: pick((s) => s.rtp?.generatorSocketDrops),
   };
 }
@@ -1347,7 +1350,7 @@ for (let qi = 0; qi < queue.length; qi++) {
         ? `${s.setup.answered}/${n} calls, lost ${s.rtp.lost}/${s.rtp.sent}, added p50 ${fmt(s.addedLatencyMs.p50, 3)} ms ` +
             `p99 ${fmt(s.addedLatencyMs.p99, 3)} ms, CPU ${fmt(s.cpu.msPerCallSecond, 3)} ms/call-s ` +
             `(${fmt(s.cpu.callrecCorePercent, 0)} % core; others ${fmt(s.cpu.otherCorePercent, 0)} %), ${fmt(s.memory.kbPerCall, 0)} KB/call, ` +
-            `recordings ${s.recordings?.complete ?? 0}/${n}${s.problems.length ? ` [${s.problems.join('; ')}]` : ''}\n`
+            `recordings ${s.recordings?.complete ?? 0}/${n} (${fmt(s.recordings?.waitedSeconds, 1)} s after BYE)${s.problems.length ? ` [${s.problems.join('; ')}]` : ''}\n`
         : `FAILED: ${s.problems.join('; ')}\n`,
     );
   }

@@ -238,7 +238,7 @@ export class AnchoredMedia implements SessionDescriptionHandler {
       ep.srtpPending = false;
       return;
     }
-    ep.setSrtp(keys === undefined ? undefined : new SrtpLeg(keys.remote, keys.local));
+    ep.setSrtp(keys === undefined ? undefined : new SrtpLeg(keys.remote, keys.local, ep.srtp));
     if (keys !== undefined) {
       this.logger.info({ event: 'srtp.keys', callKey, side, suite: keys.local.suite, rekeyed: current !== undefined },
         `SRTP ${keys.local.suite} on the ${side} leg`);

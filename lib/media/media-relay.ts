@@ -8,6 +8,8 @@ export interface PacketTap {
 }
 
 const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authFailures', replay: 'replayed', malformed: 'malformed' };
+/** How long a party's previous key is still accepted after a re-key. */
+const REKEY_GRACE_MS = 2000;
 const DROP_BIT: Record<SrtpFailure, number> = { auth: 1, replay: 2, malformed: 4 };
 
 /**
@@ -50,10 +52,13 @@ export class MediaRelay {
       let plain = packet;
       const inbound = src.srtpIn;
       if (inbound !== undefined) {
-        const r = inbound.unprotectRtp(packet);
+        let r = inbound.unprotectRtp(packet);
         if (typeof r === 'string') {
-          this.drop(from, r);
-          return;
+          r = this.retryPrevious(src, packet, false, r);
+          if (typeof r === 'string') {
+            this.drop(from, r);
+            return;
+          }
         }
         plain = r;
       } else if (src.srtpPending) {
@@ -86,10 +91,13 @@ export class MediaRelay {
       let plain = packet;
       const inbound = src.srtpIn;
       if (inbound !== undefined) {
-        const r = inbound.unprotectRtcp(packet);
+        let r = inbound.unprotectRtcp(packet);
         if (typeof r === 'string') {
-          this.drop(from, r);
-          return;
+          r = this.retryPrevious(src, packet, true, r);
+          if (typeof r === 'string') {
+            this.drop(from, r);
+            return;
+          }
         }
         plain = r;
       } else if (src.srtpPending) {
@@ -109,6 +117,22 @@ export class MediaRelay {
     // Send errors (e.g. ICMP port unreachable on a connected path) must not crash the process.
     src.pair.rtp.on('error', () => {});
     src.pair.rtcp.on('error', () => {});
+  }
+
+  /**
+   * A packet the current inbound context rejected may still use the key the
+   * party had before a re-key (for REKEY_GRACE_MS); a failed check leaves
+   * the packet unchanged, so it can be tried again.
+   */
+  private retryPrevious(src: RelayEndpoint, packet: Buffer, rtcp: boolean, failure: SrtpFailure): Buffer | SrtpFailure {
+    const previous = src.srtpInPrevious;
+    if (previous === undefined || failure !== 'auth') return failure;
+    if (performance.now() - src.srtpInPreviousSince > REKEY_GRACE_MS) {
+      src.srtpInPrevious = undefined;
+      return failure;
+    }
+    const r = rtcp ? previous.unprotectRtcp(packet) : previous.unprotectRtp(packet);
+    return typeof r === 'string' ? failure : r;
   }
 
   /** Protect throws only for input that is not RTP/RTCP v2 (from a plain leg): such a packet is not sent on. */

@@ -53,6 +53,14 @@ export class RelayEndpoint {
    * nothing from the party is relayed or recorded, nothing goes to it in clear.
    */
   srtpPending = false;
+  /**
+   * After a re-key: the party's previous inbound context, tried for packets
+   * the new one rejects for a short while (the party switches keys only when
+   * it gets the answer; its packets in flight still use the old key).
+   */
+  srtpInPrevious: SrtpContext | undefined;
+  /** performance.now() when srtpInPrevious was retired. */
+  srtpInPreviousSince = 0;
   readonly srtpDrops: SrtpDropCounters = { authFailures: 0, replayed: 0, malformed: 0, unkeyed: 0 };
   private srtpLeg: SrtpLeg | undefined;
   /** Counters of contexts replaced by a re-key, so status adds up over the call. */
@@ -85,12 +93,15 @@ export class RelayEndpoint {
    * plain RTP); either way the leg is no longer pending.
    */
   setSrtp(leg: SrtpLeg | undefined): void {
-    if (this.srtpLeg !== undefined && this.srtpLeg !== leg) {
-      const i = this.srtpLeg.inbound.counters;
-      const o = this.srtpLeg.outbound.counters;
-      this.srtpDone.unprotected += i.rtpUnprotected + i.rtcpUnprotected;
-      this.srtpDone.protected += o.rtpProtected + o.rtcpProtected;
+    const old = this.srtpLeg;
+    if (old !== undefined && old !== leg) {
+      // Contexts a new leg keeps go on counting there.
+      if (old.inbound !== leg?.inbound) this.srtpDone.unprotected += old.inbound.counters.rtpUnprotected + old.inbound.counters.rtcpUnprotected;
+      if (old.outbound !== leg?.outbound) this.srtpDone.protected += old.outbound.counters.rtpProtected + old.outbound.counters.rtcpProtected;
     }
+    const previousIn = this.srtpIn;
+    this.srtpInPrevious = previousIn !== undefined && leg !== undefined && leg.inbound !== previousIn ? previousIn : undefined;
+    this.srtpInPreviousSince = performance.now();
     this.srtpLeg = leg;
     this.srtpIn = leg?.inbound;
     this.srtpOut = leg?.outbound;

@@ -3,9 +3,11 @@
  * decrypts what the party sends (its key, from its SDP), `outbound` protects
  * what callrec sends to it (callrec's own key for that leg). Made once per
  * offer/answer that changes the keys; a re-INVITE with new keys gets a new
- * SrtpLeg, so no state (ROC, replay window, SRTCP index) carries over.
+ * SrtpLeg, so no state (ROC, replay window, SRTCP index) carries over to a
+ * new key, and a key that stays keeps its context.
  */
 import type { CryptoAttribute } from '../sdp/crypto-attribute.js';
+import { sameKey } from '../sdp/srtp-offer.js';
 import { SrtpContext } from './srtp/srtp-context.js';
 import type { SrtpSuiteName } from './srtp/srtp-suite.js';
 
@@ -13,10 +15,15 @@ export class SrtpLeg {
   readonly inbound: SrtpContext;
   readonly outbound: SrtpContext;
 
-  /** `remote`: the party's crypto attribute; `local`: ours toward it (same tag and suite). */
-  constructor(readonly remote: CryptoAttribute, readonly local: CryptoAttribute) {
-    this.inbound = srtpContextFor(remote);
-    this.outbound = srtpContextFor(local);
+  /**
+   * `remote`: the party's crypto attribute; `local`: ours toward it (same tag
+   * and suite). A key that stays the same across a re-INVITE keeps its
+   * context from `previous`: a fresh context for a key already used would
+   * start the packet index again and so reuse keystream (RFC 3711 §9.1).
+   */
+  constructor(readonly remote: CryptoAttribute, readonly local: CryptoAttribute, previous?: SrtpLeg) {
+    this.inbound = previous !== undefined && sameKey(previous.remote, remote) ? previous.inbound : srtpContextFor(remote);
+    this.outbound = previous !== undefined && sameKey(previous.local, local) ? previous.outbound : srtpContextFor(local);
   }
 
   get suite(): SrtpSuiteName {

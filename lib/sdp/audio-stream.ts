@@ -118,6 +118,8 @@ export interface AnchorOptions {
  * ptime and direction are left as they are. Other m= lines are refused with
  * port 0 (RFC 3264 §6), and so is any audio stream after the first.
  * A c=0.0.0.0 hold stays 0.0.0.0 so the other party keeps holding.
+ * `options` (SPEC M8) set the audio profile and put callrec's own crypto
+ * lines in place of every a=crypto line of the input.
  */
 export function anchorSdp(text: string, host: string, port: number, options: AnchorOptions = {}): string {
   const sdp = parseSdp(text);
@@ -139,6 +141,11 @@ export function anchorSdp(text: string, host: string, port: number, options: Anc
       if (!options.protocol.endsWith('F')) {
         delete m.rtcpFb;
         delete m.rtcpFbTrrInt;
+      }
+      // Not DTLS-SRTP (RFC 5763) either: its fingerprint would describe a handshake nobody runs.
+      if (!options.protocol.startsWith('UDP/TLS/')) {
+        delete m.fingerprint;
+        delete m.setup;
       }
       m.protocol = options.protocol;
     }

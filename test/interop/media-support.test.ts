@@ -20,6 +20,7 @@ import {
   type LogLine,
   type SippProcess,
   type SippResult,
+  type StartCallrecOptions,
   REPO_ROOT,
   CALLREC_BIN,
   SIPP_FIXTURES,
@@ -63,6 +64,8 @@ export const CODECS: Record<CodecName, CodecInfo> = {
 export const BYTES_PER_SECOND = 8000;
 /** One 20 ms packet. */
 export const PACKET_BYTES = 160;
+/** One packet in seconds, plus a millisecond of rounding. */
+export const PACKET_SECONDS = PACKET_BYTES / BYTES_PER_SECOND + 0.001;
 
 export function audioFile(name: string): string {
   return path.join(AUDIO_DIR, name);
@@ -337,6 +340,91 @@ export function matchSource(channel: Buffer, source: Buffer, silence: number): S
   return { origin, from, to, compared: to - from, firstMismatch, mismatches };
 }
 
+export interface StreamMatch {
+  /** Channel index of byte 0 of the stream, -1 when no audio was found. */
+  origin: number;
+  /** Bytes of the stream that lie inside the channel and were compared. */
+  compared: number;
+  mismatches: number;
+  firstMismatch: number;
+  /** Bytes of the stream that would lie past the end of the channel (cut off). */
+  missingAtEnd: number;
+}
+
+/**
+ * Like matchSource, but for a stream of exactly `bytes` bytes (packets sent x
+ * payload size) taken from the start of `source` (looped): every one of them
+ * must be in the channel, in place; bytes past the channel's end are counted
+ * as `missingAtEnd`.
+ */
+export function matchStream(channel: Buffer, source: Buffer, silence: number, bytes: number): StreamMatch {
+  const c0 = firstNonSilence(channel, silence);
+  const s0 = firstNonSilence(source, silence);
+  if (c0 < 0 || s0 < 0) return { origin: -1, compared: 0, mismatches: 0, firstMismatch: -1, missingAtEnd: bytes };
+  const origin = c0 - s0;
+  let compared = 0;
+  let mismatches = 0;
+  let firstMismatch = -1;
+  let missingAtEnd = 0;
+  for (let i = 0; i < bytes; i++) {
+    const at = origin + i;
+    if (at >= channel.length) {
+      missingAtEnd = bytes - i;
+      break;
+    }
+    compared++;
+    if (at < 0 || channel[at] !== source[i % source.length]) {
+      mismatches++;
+      if (firstMismatch < 0) firstMismatch = at;
+    }
+  }
+  return { origin, compared, mismatches, firstMismatch, missingAtEnd };
+}
+
+/** Packets per leg that callrec counted for the recording (its recording.stop line). */
+export async function packetsOf(rec: CallrecInstance, timeoutMs = 10_000): Promise<{ caller: number; callee: number }> {
+  const line = await rec.waitForLog((l) => l.event === 'recording.stop', timeoutMs);
+  const p = line['packets'] as { caller?: number; callee?: number } | undefined;
+  return { caller: Number(p?.caller ?? NaN), callee: Number(p?.callee ?? NaN) };
+}
+
+/** Runs of audio in a channel, split where at least `minGap` silence bytes lie between. */
+export function audioRuns(channel: Buffer, silence: number, minGap: number): Array<{ from: number; to: number }> {
+  const runs: Array<{ from: number; to: number }> = [];
+  let i = firstNonSilence(channel, silence);
+  while (i >= 0) {
+    let end = i;
+    let j = i;
+    while (j < channel.length) {
+      if (channel[j] !== silence) {
+        end = j + 1;
+        j++;
+        continue;
+      }
+      let k = j;
+      while (k < channel.length && channel[k] === silence) k++;
+      if (k - j >= minGap || k === channel.length) break;
+      j = k;
+    }
+    runs.push({ from: i, to: end });
+    i = firstNonSilence(channel, silence, end);
+  }
+  return runs;
+}
+
+/**
+ * Where `segment` lies in `source` (looped), found by its first 64 bytes,
+ * and how many of its bytes differ from the source from there on.
+ */
+export function locateInSource(segment: Buffer, source: Buffer): { offset: number; mismatches: number } {
+  const doubled = Buffer.concat([source, source]);
+  const offset = doubled.indexOf(segment.subarray(0, Math.min(64, segment.length)));
+  if (offset < 0) return { offset: -1, mismatches: segment.length };
+  let mismatches = 0;
+  for (let i = 0; i < segment.length; i++) if (segment[i] !== source[(offset + i) % source.length]) mismatches++;
+  return { offset: offset % source.length, mismatches };
+}
+
 /** A hex dump of `len` bytes around `at` for failure messages. */
 export function hexAround(buf: Buffer, at: number, len = 16): string {
   const from = Math.max(0, at - len / 2);
@@ -399,14 +487,16 @@ export interface CallResult {
  */
 export async function callThrough(t: Test, setup: CallSetup): Promise<CallResult> {
   const pbxPort = await freePort('both');
-  const provider: SippProcess = await startSipp({
-    scenario: setup.uas,
-    calls: 1,
-    timeoutSeconds: (setup.uacTimeoutSeconds ?? 60) + 30,
-    extraArgs: setup.uasExtraArgs ?? [],
-  });
+  const provider: SippProcess = await withPortRetry(() =>
+    startSipp({
+      scenario: setup.uas,
+      calls: 1,
+      timeoutSeconds: (setup.uacTimeoutSeconds ?? 60) + 30,
+      extraArgs: setup.uasExtraArgs ?? [],
+    }),
+  );
   t.teardown(() => provider.stop());
-  const rec = await startCallrec({
+  const rec = await startCallrecRetrying({
     pbx: { port: pbxPort, transport: 'udp' },
     provider: { port: provider.localPort, transport: 'udp' },
     ...(setup.overrides ? { overrides: setup.overrides } : {}),
@@ -428,6 +518,26 @@ export async function callThrough(t: Test, setup: CallSetup): Promise<CallResult
     new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 20_000).unref()),
   ]).then((r) => (r === 'late' ? provider.stop() : r));
   return { rec, uac, uas };
+}
+
+/**
+ * Retries a start that failed because a port picked as free was taken in
+ * the meantime (other test processes on the machine pick from the same
+ * ranges): EADDRINUSE from callrec, "Unable to bind" from SIPp.
+ */
+export async function withPortRetry<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (i >= attempts || !/EADDRINUSE|Unable to bind|errno = 98|did not bind/.test(text)) throw err;
+    }
+  }
+}
+
+export function startCallrecRetrying(options: StartCallrecOptions): Promise<CallrecInstance> {
+  return withPortRetry(() => startCallrec(options));
 }
 
 /** Standard checks that both SIPp sides completed their one call. */
@@ -497,6 +607,26 @@ if (isMain) {
     t.equal(mb.firstMismatch, 5);
     t.equal(mb.mismatches, 1);
     t.equal(matchSource(Buffer.alloc(4, 0xd5), src, 0xd5).compared, 0, 'all silence: nothing compared');
+  });
+
+  t.test('matchStream compares exactly the bytes sent and counts what is cut off', async (t) => {
+    const src = Buffer.from([10, 11, 12, 13]);
+    const chan = Buffer.from([0xd5, 10, 11, 12, 13, 10, 11]);
+    const whole = matchStream(chan, src, 0xd5, 6);
+    t.same([whole.origin, whole.compared, whole.mismatches, whole.missingAtEnd], [1, 6, 0, 0]);
+    const cut = matchStream(chan, src, 0xd5, 8);
+    t.same([cut.compared, cut.mismatches, cut.missingAtEnd], [6, 0, 2]);
+    const bad = matchStream(Buffer.from([0xd5, 10, 11, 99, 13]), src, 0xd5, 4);
+    t.same([bad.mismatches, bad.firstMismatch], [1, 3]);
+  });
+
+  t.test('audioRuns splits at long silences only; locateInSource finds looped slices', async (t) => {
+    const S = 0xd5;
+    const chan = Buffer.from([S, 1, 2, S, 3, S, S, S, S, 4, 5, S]);
+    t.same(audioRuns(chan, S, 3), [{ from: 1, to: 5 }, { from: 9, to: 11 }]);
+    const src = Buffer.from([...Array(100).keys()].map((i) => (i * 7) % 251));
+    const seg = Buffer.concat([src.subarray(90), src.subarray(0, 80)]);
+    t.same(locateInSource(seg, src), { offset: 90, mismatches: 0 });
   });
 
   t.test('fillText fills placeholders outside comments and refuses missing ones', async (t) => {

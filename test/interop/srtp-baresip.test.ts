@@ -299,6 +299,34 @@ interface Scenario {
   inbound?: boolean;
 }
 
+/** The file `name` somewhere below `dir`. */
+function findFile(dir: string, name: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isFile() && entry.name === name) return full;
+    if (entry.isDirectory()) {
+      const found = findFile(full, name);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Free ports are probed, released and bound later by the child; other test
+ * processes on the host can take one in between. Such a start is retried.
+ */
+async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|in use|did not start/i.test(String(err))) throw err;
+    }
+  }
+}
+
 function logsOf(rec: CallrecInstance, event: string): LogLine[] {
   return rec.logs.filter((l) => l.event === event);
 }
@@ -311,15 +339,15 @@ async function srtpCall(t: Test, s: Scenario): Promise<void> {
   toneWav(callerWav, CALLER_HZ, CALL_SECONDS);
   toneWav(calleeWav, CALLEE_HZ, 30);
   const inbound = s.inbound === true;
-  const pbx = await startBaresip(dir, { name: 'pbx', user: 'alice', srtp: s.pbxSrtp, autoAnswer: inbound, sourceWav: inbound ? calleeWav : callerWav });
+  const pbx = await retryOnPortClash(() => startBaresip(dir, { name: 'pbx', user: 'alice', srtp: s.pbxSrtp, autoAnswer: inbound, sourceWav: inbound ? calleeWav : callerWav }));
   t.teardown(() => pbx.stop());
-  const provider = await startBaresip(dir, { name: 'provider', user: 'bob', srtp: s.providerSrtp, autoAnswer: !inbound, sourceWav: inbound ? callerWav : calleeWav });
+  const provider = await retryOnPortClash(() => startBaresip(dir, { name: 'provider', user: 'bob', srtp: s.providerSrtp, autoAnswer: !inbound, sourceWav: inbound ? callerWav : calleeWav }));
   t.teardown(() => provider.stop());
-  const rec = await startCallrec({
+  const rec = await retryOnPortClash(() => startCallrec({
     pbx: { port: pbx.sipPort },
     provider: { port: provider.sipPort },
     overrides: { pbx: { srtp: s.modes.pbx }, provider: { srtp: s.modes.provider } },
-  });
+  }));
   t.teardown(() => rec.dispose());
   const [caller, callee] = inbound ? [provider, pbx] : [pbx, provider];
   const [callerSide, calleeSide] = inbound ? ['provider', 'pbx'] : ['pbx', 'provider'];
@@ -336,8 +364,10 @@ async function srtpCall(t: Test, s: Scenario): Promise<void> {
 
   const sealed = await rec.waitForLog((l) => l.event === 'recording.sealed', 30_000);
   const delivered = await rec.waitForLog((l) => (l.event === 'archive.delivered' || l.event === 'recording.delivered') && l['base'] === sealed['base'], 30_000);
-  const folder = String(delivered['target']).replace(/^local:/, '');
-  const base = path.join(folder, String(sealed['base']));
+  const name = String(delivered['base']);
+  const infoFile = findFile(rec.archiveDir, `${name}_info.txt`);
+  if (infoFile === undefined) throw new Error(`${name}_info.txt not found below ${rec.archiveDir}`);
+  const base = infoFile.slice(0, -'_info.txt'.length);
   const info = fs.readFileSync(`${base}_info.txt`, 'utf8');
   t.match(info, /^Codec: PCMA$/m, 'metadata: PCMA');
   t.notMatch(info, /inline|crypto/i, 'no key material in the metadata');

@@ -119,6 +119,8 @@ class Party {
 }
 
 interface Call {
+  anchored: AnchoredMedia;
+  key: string;
   a: Party;
   b: Party;
   media: CallMedia;
@@ -174,7 +176,7 @@ async function call(t: Test, aSrtp: boolean, bSrtp: boolean): Promise<Call> {
   const tapped: Call['tapped'] = [];
   media.relay.tap = { onRtp: (from, packet) => tapped.push({ from, packet: Buffer.from(packet) }) };
   const portOf = (text: string): number => Number(/m=audio (\d+)/.exec(text)![1]);
-  return { a, b, media, logs, tapped, toA: portOf(toA), toB: portOf(toB) };
+  return { anchored, key, a, b, media, logs, tapped, toA: portOf(toA), toB: portOf(toB) };
 }
 
 async function exchange(t: Test, c: Call): Promise<void> {
@@ -289,4 +291,43 @@ t.test('pending SRTP leg: nothing unkeyed relayed before the answer', async (t) 
   await settle();
   t.equal(a.rtpIn.length, 0, 'nothing unkeyed from B reaches A');
   t.equal(b.rtpIn.length, 0, 'nothing in clear reaches B');
+});
+
+t.test('re-INVITE with a new key from A: new contexts, A\'s packets in flight with the old key still pass', async (t) => {
+  const c = await call(t, true, false);
+  await exchange(t, c);
+  const anchored = c.anchored;
+  const oldSend = c.a.send!;
+  const newKey = createCryptoAttribute({ tag: 1, suite: 'AES_CM_128_HMAC_SHA1_32' });
+  anchored.rewrite(c.key, 'pbx', 'offer', Buffer.from(c.a.sdp(true, [formatCryptoAttribute(newKey)])), 'application/sdp');
+  const toA = anchored.rewrite(c.key, 'provider', 'answer', Buffer.from(c.b.sdp(false)), 'application/sdp').toString();
+  const ours = readCryptoAttributes(toA)[0]!;
+  t.equal(ours.suite, 'AES_CM_128_HMAC_SHA1_32');
+  t.equal(c.media.srtpSummary('pbx'), 'SRTP AES_CM_128_HMAC_SHA1_32 caller leg');
+  const before = c.b.rtpIn.length;
+  // In flight: A still sends with its old key...
+  c.a.rtpSock.send(oldSend.protectRtp(rtp(1005, 0xaaaa0001, 5)), c.toA, '127.0.0.1');
+  await until(() => c.b.rtpIn.length === before + 1);
+  // ...then with its new one.
+  c.a.send = srtpContextFor(newKey);
+  c.a.recv = srtpContextFor(ours);
+  c.a.sendRtp(rtp(1006, 0xaaaa0001, 6), c.toA);
+  await until(() => c.b.rtpIn.length === before + 2);
+  t.same(c.b.rtpIn.slice(before), [rtp(1005, 0xaaaa0001, 5), rtp(1006, 0xaaaa0001, 6)], 'both reach B in clear');
+  t.same(c.media.endpoints.pbx.srtpDrops, { authFailures: 0, replayed: 0, malformed: 0, unkeyed: 0 }, 'no drops');
+  const got = c.a.rtpIn.length;
+  c.b.sendRtp(rtp(60005, 0xbbbb0002, 105), c.toB);
+  await until(() => c.a.rtpIn.length === got + 1);
+  const r = c.a.recv.unprotectRtp(Buffer.from(c.a.rtpIn[got]!));
+  t.same(r, rtp(60005, 0xbbbb0002, 105), 'A decrypts with callrec\'s new key');
+});
+
+t.test('a prompt to an SRTP party is protected', async (t) => {
+  const c = await call(t, true, false);
+  const prompt = Buffer.alloc(480, 0xd5);
+  await c.anchored.play(c.key, 'pbx', prompt, 8);
+  await until(() => c.a.rtpIn.length === 3);
+  const plain = c.a.plainRtp();
+  t.equal(plain.length, 3, 'three frames');
+  t.same(plain.map((p) => p.subarray(12)), [prompt.subarray(0, 160), prompt.subarray(160, 320), prompt.subarray(320)], 'decrypt to the prompt');
 });

@@ -182,6 +182,17 @@ t.test('SRTP on both legs: four different keys, none crossing legs; SAVPF answer
   t.equal(media.endpoints.provider.srtp, providerLeg, 'provider leg untouched');
   t.notOk(rekeyed.includes(ourToPbx), 'a fresh key of ours toward the PBX');
   t.ok(s.logs.some((l) => /"event":"srtp.keys"/.test(l) && /"rekeyed":true/.test(l)));
+
+  // re-INVITE: callrec re-offers its key to the provider, the provider answers with a new key of its own:
+  // a new inbound context, the same outbound one (a new context for a used key would restart its index).
+  const reOffer = rewrite(s, 'pbx', 'offer', sdp('10.0.0.1', 4000, 'RTP/SAVP', [newPbxLine], 4));
+  t.equal(readCryptoAttributes(reOffer)[0]?.tag, 1, 'our current line first, same tag');
+  t.ok(reOffer.includes(ourToProvider), 'same key');
+  rewrite(s, 'provider', 'answer', sdp('10.0.0.2', 5000, 'RTP/SAVP', [partyCrypto(1)], 2));
+  const provider2 = media.endpoints.provider.srtp!;
+  t.not(provider2, providerLeg, 'provider leg re-keyed');
+  t.not(provider2.inbound, providerLeg!.inbound, 'new inbound context for the provider\'s new key');
+  t.equal(provider2.outbound, providerLeg!.outbound, 'outbound context kept with our unchanged key');
 });
 
 t.test('SRTP offer with no supported suite: the audio stream is refused', async (t) => {
