@@ -1408,6 +1408,7 @@ const report = {
     })(),
   },
   params: {
+    callrec: CALLREC_BIN,
     nList, windowSeconds, warmupSeconds, repeats, cps, baselineSeconds, genSocketsPerSide, extend, stepN, maxN, nice: niceValue, record,
     noiseLimitCores, quietWaitSeconds,
     ptimeMs: PTIME_MS, packetBytes: 172,

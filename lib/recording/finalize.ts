@@ -17,6 +17,9 @@ import type { WavCodec } from './wav-header.js';
 /** The stop reason of a spool found after a crash (SPEC E1, E7). */
 export const RECOVERED = 'recovered after crash';
 
+/** Room after the last packet's arrival for its own duration and placement. */
+const TAIL_MS = 60;
+
 const WAV_CODECS: Record<string, WavCodec> = { PCMA: 'pcma', PCMU: 'pcmu', G722: 'g722' };
 
 export interface FinalizerOptions {
@@ -88,7 +91,10 @@ export class Finalizer {
       const reason = recovered && meta.stop === null ? RECOVERED : stop.reason;
       await rm(stage, { recursive: true, force: true });
       await mkdir(stage, { recursive: true });
-      const audioFiles = await this.writeAudio(spoolDir, stage, meta, stop.atMs);
+      // The last packet's audio lasts beyond its arrival (one packet, plus any placement
+      // offset of its talkspurt): the files run on to cover it rather than cut it off.
+      const audioEnd = Math.max(stop.atMs, (await endOfSpool(spoolDir, f.originMs)) + TAIL_MS);
+      const audioFiles = await this.writeAudio(spoolDir, stage, meta, audioEnd);
       const head = log.chainHead();
       const previous = head.baseName !== null && head.signature !== null ? { baseName: head.baseName, signature: head.signature } : undefined;
       const answeredAt = stop.answeredAtMs ?? null;
@@ -101,8 +107,8 @@ export class Finalizer {
         info: {
           start: isoTimestamp(f.originMs),
           answer: answeredAt !== null ? isoTimestamp(answeredAt) : null,
-          end: isoTimestamp(stop.atMs),
-          durationSeconds: Math.max(0, (stop.atMs - f.originMs) / 1000),
+          end: isoTimestamp(audioEnd),
+          durationSeconds: Math.max(0, (audioEnd - f.originMs) / 1000),
           callerCallId: f.callIds.caller,
           calleeCallId: f.callIds.callee,
           callerNumber: f.caller.number,
@@ -127,8 +133,8 @@ export class Finalizer {
         profile: f.profile,
         startedAt: f.originMs,
         answeredAt,
-        endedAt: stop.atMs,
-        durationMs: Math.max(0, Math.round(stop.atMs - f.originMs)),
+        endedAt: audioEnd,
+        durationMs: Math.max(0, Math.round(audioEnd - f.originMs)),
         codec: audioFiles.codec,
         channelMode: f.channels,
         stopReason: reason,

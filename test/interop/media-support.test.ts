@@ -635,7 +635,10 @@ if (isMain) {
   });
 
   t.test('every scenario template and audio fixture is there', async (t) => {
-    for (const f of ['uac-media-stream', 'uas-media-stream']) t.ok(fs.existsSync(path.join(SIPP_FIXTURES, `${f}.xml`)), f);
+    for (const f of ['uac-media-stream', 'uas-media-stream', 'uas-media-early', 'uac-media-dtmf2833', 'uac-media-info-dtmf', 'uas-media-info', 'uac-media-recv-bye', 'uac-media-hold', 'uas-media-hold']) {
+      t.ok(fs.existsSync(path.join(SIPP_FIXTURES, `${f}.xml`)), `fixtures/sipp/${f}.xml`);
+    }
+    for (const f of ['tone-long.al', 'dtmf-star-1.al']) t.ok(fs.existsSync(audioFile(f)), `fixtures/audio/${f}`);
     for (const c of Object.values(CODECS)) {
       for (const who of ['caller', 'callee']) {
         const size = fs.statSync(audioFile(`${who}.${c.ext}`)).size;
