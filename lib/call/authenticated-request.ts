@@ -5,8 +5,8 @@ import type { Inbound } from '../sip/transport/transport.js';
 import type { CallContext } from './call-context.js';
 import type { Side } from './trunk-peers.js';
 
-/** Two challenges in a row mean the credentials are wrong; stop there. */
-const MAX_AUTH_ATTEMPTS = 2;
+/** A second challenge means the credentials are wrong, unless it only says the nonce went stale (RFC 2617 §3.2.1). */
+const MAX_STALE_RETRIES = 1;
 
 /**
  * Sends a request to a trunk side through a client transaction and, when
@@ -32,10 +32,10 @@ export function sendAuthenticated(
   let nc = 0;
   const wrapped: ClientTransactionDelegate = {
     onResponse(res: SipResponse, inbound: Inbound): void {
-      if ((res.status === 401 || res.status === 407) && credentials !== undefined && attempts < MAX_AUTH_ATTEMPTS) {
+      if ((res.status === 401 || res.status === 407) && credentials !== undefined) {
         const header = res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
         const challenge = selectChallenge(res.getAll(header));
-        if (challenge !== undefined) {
+        if (challenge !== undefined && (attempts === 0 || (challenge.stale && attempts <= MAX_STALE_RETRIES))) {
           attempts++;
           const retried = cloneForRetry(current, nextCSeq?.() ?? current.cseq.seq + 1);
           retried.set(res.status === 401 ? 'Authorization' : 'Proxy-Authorization', buildAuthorization(challenge, {

@@ -15,8 +15,8 @@
  * answer at all (malformed responses in particular are only dropped);
  * none starts a call or reaches the provider; callrec keeps running and
  * afterwards a normal call PBX -> provider succeeds.
- * RFC 4475 asks for an answer to every invalid request; the ones callrec
- * drops today (lwsstart, trws, badvers) are todo assertions.
+ * RFC 4475 asks for an answer to every invalid request whose headers can
+ * be read; callrec gives it (lwsstart, trws and badvers included).
  * Does not verify: the valid torture messages of §3.1.1 (unit tests),
  * malformed input over TCP (framing errors close the connection).
  */
@@ -95,17 +95,6 @@ const TORTURE = ['clerr', 'ncl', 'scalar02', 'quotbal', 'ltgtruri', 'lwsstart', 
 const RESPONSES = new Set(['scalarlg', 'bigcode']);
 /** What RFC 4475 wants for the requests (fixtures/sip/rfc4475/index.json): 400, 505 for badvers. */
 const RFC_STATUS: Record<string, number> = { badvers: 505 };
-/**
- * Requests callrec drops although RFC 4475 (and SPEC S5) want an answer:
- * the parser gives up on the request line and keeps no partial request to
- * answer from. Marked todo until the parser answers them.
- */
-const KNOWN_UNANSWERED: Record<string, string> = {
-  lwsstart: 'callrec drops a request line with extra SP instead of answering 400',
-  trws: 'callrec drops a request line with trailing SP instead of answering 400',
-  badvers: 'callrec drops SIP/7.0 instead of answering 505',
-};
-
 /** Points the top Via at `port` on 127.0.0.1 (UDP), keeping its version and parameters. */
 function rewriteVia(raw: Buffer, port: number): Buffer {
   const text = raw.toString('latin1');
@@ -188,8 +177,7 @@ if (!sippAvailable()) {
       if (d.response) t.equal(answered, undefined, `${d.name}: a malformed response is not answered`);
       else if (TORTURE.includes(d.name)) {
         const want = RFC_STATUS[d.name] ?? 400;
-        const todo = KNOWN_UNANSWERED[d.name];
-        t.equal(answered, want, `${d.name}: answered ${want} as RFC 4475 asks`, todo !== undefined ? { todo } : {});
+        t.equal(answered, want, `${d.name}: answered ${want} as RFC 4475 asks`);
       }
       if (typeof answered === 'number') {
         const deadline = Date.now() + 5000;

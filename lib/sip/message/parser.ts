@@ -44,7 +44,17 @@ export function parseMessage(buf: Buffer, datagram = true): SipMessage {
   const headText = buf.toString('utf8', start, headerEnd < 0 ? buf.length : headerEnd);
   const lines = unfold(headText.split(/\r?\n/));
   const first = lines.shift() ?? '';
-  const msg = parseStartLine(first);
+  let msg: SipMessage;
+  let startError: MessageParseError | undefined;
+  try {
+    msg = parseStartLine(first);
+  } catch (err) {
+    // A request with a bad request line (RFC 4475 §3.1.2.8-10, .16) is still answered
+    // when its headers can be read: keep going to collect them, then fail.
+    if (!(err instanceof MessageParseError) || /^SIP\//i.test(first)) throw err;
+    startError = err;
+    msg = err.partial ?? new SipRequest(first.split(' ')[0] || 'UNKNOWN', '');
+  }
   const partial = msg.kind === 'request' ? msg : undefined;
   try {
     for (const line of lines) {
@@ -57,9 +67,11 @@ export function parseMessage(buf: Buffer, datagram = true): SipMessage {
     }
     const bodyStart = headerEnd < 0 ? buf.length : headerEnd;
     msg.body = extractBody(msg, buf, bodyStart, datagram);
+    if (startError !== undefined) throw startError;
     validate(msg);
     return msg;
   } catch (err) {
+    if (err === startError && startError !== undefined) throw new MessageParseError(startError, partial);
     if (err instanceof ParseError) throw new MessageParseError(err, partial);
     throw err;
   }
