@@ -230,7 +230,8 @@ function rangeStart(node: unknown): number | undefined {
  * The YAML text of the built-in config for `make run`: everything on
  * 127.0.0.1 (callrec 5060 udp+tcp, PBX 5070, provider 5080), RTP on
  * 20000-29999, and one profile that records every call to a local folder.
- * `dataDir` becomes `data.dir` (relative to the folder the text is loaded from).
+ * `dataDir` becomes `data.dir` (relative to the folder the text is loaded from);
+ * the archive folder is below it.
  */
 export function defaultConfig(dataDir: string): string {
   return `# callrec built-in default config (all peers on 127.0.0.1)
@@ -250,7 +251,7 @@ profiles:
   - name: all
     direction: both
     targets:
-      - { type: local, path: ./var/archive/$Y/$M/$D }
+      - { type: local, path: ${JSON.stringify(`${dataDir.replace(/\/+$/, '')}/archive/$Y/$M/$D`)} }
 `;
 }
 
