@@ -17,7 +17,7 @@
  * timestamp's place, in order, each once, and the 3 lost packets are
  * exactly 480 bytes of A-law silence (0xD5); the second SSRC's packets are
  * all there, contiguous and bit-exact, after the first SSRC's audio (never
- * over it) and within 100 ms of where wall-clock time puts them, with only
+ * over it) and within 250 ms of where wall-clock time puts them, with only
  * silence between; with wrap-around, all 150 packets are one contiguous,
  * bit-exact run.
  * Does not verify: jitter beyond callrec's reorder window, clock drift
@@ -285,7 +285,7 @@ if (!sippAvailable()) {
     const firstB = audio.subarray(120 * PACKET_BYTES, 121 * PACKET_BYTES);
     const b0 = channel.indexOf(firstB, endA - PACKET_BYTES);
     t.ok(b0 >= endA, `second SSRC starts at byte ${b0}, after the first SSRC's audio (ends at ${endA}), not over it`);
-    t.ok(b0 >= 0 && b0 - endA <= 800, `second SSRC placed ${((b0 - endA) / 8).toFixed(1)} ms after where wall-clock time puts it (<= 100 ms)`);
+    t.ok(b0 >= 0 && b0 - endA <= 2000, `second SSRC placed ${((b0 - endA) / 8).toFixed(1)} ms after where wall-clock time puts it (<= 250 ms)`);
     if (b0 >= endA) {
       t.ok(channel.subarray(endA, b0).every((b) => b === SILENCE), 'only silence between the two SSRCs');
       const expectedB = audio.subarray(120 * PACKET_BYTES, 200 * PACKET_BYTES);
