@@ -14,60 +14,14 @@
 import t from 'tap';
 import {
   type CallrecInstance,
-  type SippProcess,
   type SippResult,
-  countOf,
-  describeSipp,
   freePort,
-  parseSippOutput,
   runSipp,
   sippAvailable,
   startCallrec,
   startSipp,
 } from './harness/index.js';
-
-type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** A background SIPp's result once it has finished by itself; stopped (and a failure) after `ms`. */
-async function finished(tt: Tap, p: SippProcess, label: string, ms = 20000): Promise<SippResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  const result = await Promise.race([p.done, timeout]);
-  clearTimeout(timer);
-  if (result !== null) return result;
-  tt.fail(`${label} SIPp did not finish within ${ms} ms`);
-  return p.stop();
-}
-
-/**
- * SIPp's scenario screen. The harness parser stops at the first line that
- * starts with "---", which is every line of a UAS scenario screen
- * ("----------> INVITE"), so its counts for a UAS are empty. Such lines are
- * rewritten to the equivalent UAC layout ("INVITE <----------": received)
- * and parsed again by the harness parser.
- */
-function screen(r: SippResult): Pick<SippResult, 'counts'> {
-  const flipped = r.stdout.replace(
-    /^(\s*)(-{10}>|<-{10})(\s+)(\S+)/gm,
-    (_all, indent: string, arrow: string, _gap: string, name: string) =>
-      `${indent}${name} ${arrow.endsWith('>') ? '<----------' : '---------->'}`,
-  );
-  return parseSippOutput(flipped);
-}
-
-/** countOf over the repaired scenario screen. */
-function count(r: SippResult, direction: 'send' | 'recv', name: string): number {
-  return countOf(screen(r), direction, name);
-}
-
-/** Exit code and call statistics of one SIPp run. */
-function expectCalls(tt: Tap, r: SippResult, label: string, calls: number): void {
-  tt.equal(r.exitCode, 0, `${label}: SIPp exits 0`, { diagnostic: r.exitCode !== 0, details: describeSipp(r) });
-  tt.equal(r.successful, calls, `${label}: ${calls} successful call(s)`);
-  tt.equal(r.failed, 0, `${label}: no failed call`);
-}
+import { count, expectCalls, finished, type Tap } from './harness/checks.js';
 
 /** Message counts of a uac-basic caller: INVITE, 180, 200, ACK, BYE, 200 (BYE). */
 function expectBasicUac(tt: Tap, r: SippResult, label: string): void {

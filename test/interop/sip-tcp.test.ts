@@ -16,66 +16,13 @@
  */
 import t from 'tap';
 import {
-  type SippProcess,
-  type SippResult,
-  countOf,
-  describeSipp,
   freePort,
-  parseSippOutput,
   runSipp,
   sippAvailable,
   startCallrec,
   startSipp,
 } from './harness/index.js';
-
-type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** A background SIPp's result once it has finished by itself; stopped (and a failure) after `ms`. */
-async function finished(tt: Tap, p: SippProcess, label: string, ms = 20000): Promise<SippResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  const result = await Promise.race([p.done, timeout]);
-  clearTimeout(timer);
-  if (result !== null) return result;
-  tt.fail(`${label} SIPp did not finish within ${ms} ms`);
-  return p.stop();
-}
-
-/**
- * SIPp's scenario screen. The harness parser stops at the first line that
- * starts with "---", which is every line of a UAS scenario screen
- * ("----------> INVITE"), so its counts for a UAS are empty. Such lines are
- * rewritten to the equivalent UAC layout ("INVITE <----------": received)
- * and parsed again by the harness parser.
- */
-function screen(r: SippResult): Pick<SippResult, 'counts'> {
-  const flipped = r.stdout.replace(
-    /^(\s*)(-{10}>|<-{10})(\s+)(\S+)/gm,
-    (_all, indent: string, arrow: string, _gap: string, name: string) =>
-      `${indent}${name} ${arrow.endsWith('>') ? '<----------' : '---------->'}`,
-  );
-  return parseSippOutput(flipped);
-}
-
-/** countOf over the repaired scenario screen. */
-function count(r: SippResult, direction: 'send' | 'recv', name: string): number {
-  return countOf(screen(r), direction, name);
-}
-
-/** Exit code and call statistics of one SIPp run. */
-function expectCalls(
-  tt: Tap,
-  r: SippResult,
-  label: string,
-  successful: number,
-  { exit = 0, failed = 0 }: { exit?: number; failed?: number } = {},
-): void {
-  tt.equal(r.exitCode, exit, `${label}: SIPp exits ${exit}`, { diagnostic: r.exitCode !== exit, details: describeSipp(r) });
-  tt.equal(r.successful, successful, `${label}: ${successful} successful call(s)`);
-  tt.equal(r.failed, failed, `${label}: ${failed} failed call(s)`);
-}
+import { count, expectCalls, finished } from './harness/checks.js';
 
 if (!sippAvailable()) {
   t.plan(0, 'sipp is not installed (run `make install` as root)');
