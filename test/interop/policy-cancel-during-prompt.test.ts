@@ -33,22 +33,10 @@ import {
   startCallrec,
   startSipp,
 } from './harness/index.js';
+import { recordingsBelow } from './harness/operator.js';
 
 const PROMPT = path.join(REPO_ROOT, 'fixtures', 'prompts', 'policy-tone-450hz-2s.wav');
 
-function recordingsBelow(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    if (!fs.existsSync(dir)) return;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('_info.txt') || e.name.endsWith('.wav')) out.push(p);
-    }
-  };
-  walk(root);
-  return out.sort();
-}
 
 /**
  * Requests of `method` that SIPp received, from its -trace_msg log. (The

@@ -32,37 +32,10 @@ import {
   startCallrec,
   startSipp,
 } from './harness/index.js';
+import { waitForRecordings, within } from './harness/operator.js';
 
-function recordingsBelow(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    if (!fs.existsSync(dir)) return;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('_info.txt')) out.push(p.slice(0, -'_info.txt'.length));
-    }
-  };
-  walk(root);
-  return out.sort();
-}
 
-async function waitForRecordings(root: string, count: number, timeoutMs: number): Promise<string[]> {
-  const until = Date.now() + timeoutMs;
-  let found = recordingsBelow(root);
-  while (found.length < count && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    found = recordingsBelow(root);
-  }
-  return found;
-}
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref()),
-  ]);
-}
 
 if (!sippAvailable()) {
   t.plan(0, 'sipp is not installed (run `make install` as root)');
