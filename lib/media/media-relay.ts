@@ -45,26 +45,33 @@ export class MediaRelay {
     this.wire(1);
   }
 
+  /**
+   * The plain packet from a party: as it came on a plain leg, decrypted and
+   * authenticated on an SRTP leg; undefined (dropped and counted) when it
+   * fails, or when the leg waits for its keys.
+   */
+  private unprotect(from: 0 | 1, src: RelayEndpoint, packet: Buffer, rtcp: boolean): Buffer | undefined {
+    const inbound = src.srtpIn;
+    if (inbound === undefined) {
+      if (!src.srtpPending) return packet;
+      src.srtpDropped('unkeyed');
+      return undefined;
+    }
+    let r = rtcp ? inbound.unprotectRtcp(packet) : inbound.unprotectRtp(packet);
+    if (typeof r === 'string') r = this.retryPrevious(src, packet, rtcp, r);
+    if (typeof r === 'string') {
+      this.drop(from, r);
+      return undefined;
+    }
+    return r;
+  }
+
   private wire(from: 0 | 1): void {
     const src = this.endpoints[from];
     const dst = this.endpoints[from === 0 ? 1 : 0];
     src.pair.rtp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
-      let plain = packet;
-      const inbound = src.srtpIn;
-      if (inbound !== undefined) {
-        let r = inbound.unprotectRtp(packet);
-        if (typeof r === 'string') {
-          r = this.retryPrevious(src, packet, false, r);
-          if (typeof r === 'string') {
-            this.drop(from, r);
-            return;
-          }
-        }
-        plain = r;
-      } else if (src.srtpPending) {
-        src.srtpDropped('unkeyed');
-        return;
-      }
+      const plain = this.unprotect(from, src, packet, false);
+      if (plain === undefined) return;
       // Latched only on what authenticated: a forged packet cannot steer an SRTP leg's media.
       src.latchRtp(rinfo.address, rinfo.port);
       src.packetsIn++;
@@ -88,22 +95,8 @@ export class MediaRelay {
       this.tap?.onRtp(from, plain, Date.now());
     });
     src.pair.rtcp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
-      let plain = packet;
-      const inbound = src.srtpIn;
-      if (inbound !== undefined) {
-        let r = inbound.unprotectRtcp(packet);
-        if (typeof r === 'string') {
-          r = this.retryPrevious(src, packet, true, r);
-          if (typeof r === 'string') {
-            this.drop(from, r);
-            return;
-          }
-        }
-        plain = r;
-      } else if (src.srtpPending) {
-        src.srtpDropped('unkeyed');
-        return;
-      }
+      const plain = this.unprotect(from, src, packet, true);
+      if (plain === undefined) return;
       src.latchRtcp(rinfo.address, rinfo.port);
       if (dst.remoteRtcpPort === 0 || dst.remoteHost === undefined) return;
       const outbound = dst.srtpOut;
