@@ -207,10 +207,11 @@ function outputTemplate(config: Config, profile: ProfileConfig): string {
   return local !== undefined && 'path' in local ? local.path : path.join(config.data.dir, 'recordings', '$Y', '$M', '$D');
 }
 
-function codecFacts(media: CallMedia): Pick<RecordingFacts, 'codec' | 'payloadType' | 'telephoneEventPayloadType' | 'payloadTypes'> {
+function codecFacts(media: CallMedia): Pick<RecordingFacts, 'codec' | 'payloadType' | 'telephoneEventPayloadType' | 'payloadTypes' | 'encryption'> {
+  const srtp = [media.srtpSummary(media.callerSide), media.srtpSummary(media.callerSide === 'pbx' ? 'provider' : 'pbx')].filter((x): x is string => x !== undefined);
   const payloadTypes: Record<string, string> = {};
   for (const s of [media.streams.pbx, media.streams.provider]) for (const c of s?.codecs ?? []) payloadTypes[String(c.payloadType)] ??= c.name;
   const codec = media.codec ?? media.streams[media.callerSide]?.codecs.find((c) => c.name !== 'TELEPHONE-EVENT' && c.name !== 'CN');
   const te = (media.answeredBy !== undefined ? media.streams[media.answeredBy] : media.streams[media.callerSide])?.telephoneEventPayloadType;
-  return { codec: codec?.name, payloadType: codec?.payloadType, telephoneEventPayloadType: te, payloadTypes };
+  return { codec: codec?.name, payloadType: codec?.payloadType, telephoneEventPayloadType: te, payloadTypes, encryption: srtp.length > 0 ? srtp.join('; ') : undefined };
 }

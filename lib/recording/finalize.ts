@@ -122,7 +122,11 @@ export class Finalizer {
           codec: audioFiles.codec,
           channels: f.channels,
           stopReason: reason,
-          extra: audioFiles.warnings.length > 0 ? { Warnings: audioFiles.warnings.join('; ') } : {},
+          extra: {
+            ...(audioFiles.warnings.length > 0 ? { Warnings: audioFiles.warnings.join('; ') } : {}),
+            // SPEC M8: the metadata says how each leg was protected, never with which keys.
+            Encryption: f.encryption ?? 'none',
+          },
         },
       });
       const files = await Promise.all(sealed.hashes.map(async (h) => ({ name: h.name, sha256: h.sha256, size: (await stat(path.join(stage, h.name))).size })));

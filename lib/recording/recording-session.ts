@@ -22,6 +22,8 @@ export interface RecordingFacts {
   codec: string | undefined;
   payloadType: number | undefined;
   telephoneEventPayloadType: number | undefined;
+  /** How the legs were protected, e.g. "SRTP AES_CM_128_HMAC_SHA1_80 caller leg" (never keys). */
+  encryption?: string;
   /** Every payload type either side's SDP named, with its codec name (for what is actually sent). */
   payloadTypes?: Record<string, string>;
   /** Where the finished files go (already expanded from the target's template). */

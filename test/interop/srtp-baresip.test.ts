@@ -371,6 +371,8 @@ async function srtpCall(t: Test, s: Scenario): Promise<void> {
   const info = fs.readFileSync(`${base}_info.txt`, 'utf8');
   t.match(info, /^Codec: PCMA$/m, 'metadata: PCMA');
   t.notMatch(info, /inline|crypto/i, 'no key material in the metadata');
+  if (s.pbxSrtp) t.match(info, new RegExp(`^Encryption: .*SRTP \\S+ ${inbound ? 'callee' : 'caller'} leg`, 'm'), 'metadata names the PBX leg as SRTP');
+  if (s.providerSrtp) t.match(info, new RegExp(`^Encryption: .*SRTP \\S+ ${inbound ? 'caller' : 'callee'} leg`, 'm'), 'metadata names the provider leg as SRTP');
 
   // callrec's negotiation, as logged (never with keys).
   const keyed = logsOf(rec, 'srtp.keys').map((l) => String(l['side'])).sort();
