@@ -1,6 +1,7 @@
 import { FLAG, type SpoolRecord } from './spool-format.js';
 import { TimelineSegment } from './timeline-segment.js';
-import type { WavCodec } from './wav-header.js';
+import { COMFORT_NOISE_PAYLOAD_TYPE, type TimelineCodec } from './timeline-codec.js';
+import type { LegTimelineOptions, TimelineStats } from './timeline-types.js';
 
 /**
  * Turns one leg's spool records (in arrival order) into the contiguous codec
@@ -61,91 +62,9 @@ import type { WavCodec } from './wav-header.js';
  * long the call; no allocation per packet.
  */
 
-export interface TimelineCodec {
-  /** The leg's audio payload type; others are skipped (PT 13 is comfort noise). */
-  payloadType: number;
-  /** RTP clock rate: 8000 for G.711 and G.722 (RFC 3551 §4.5.2). */
-  clockRate: number;
-  /** Payload bytes per RTP timestamp unit: 1 for G.711 and G.722. */
-  bytesPerTimestampUnit: number;
-  /** Silence: one unit, or a frame of whole units repeated in phase with the timeline. */
-  silence: Buffer;
-}
+export { COMFORT_NOISE_PAYLOAD_TYPE, SILENCE_BYTE, STATIC_PAYLOAD_TYPE, timelineCodec, type TimelineCodec } from './timeline-codec.js';
 
-/**
- * Silence bytes per codec.
- * - A-law 0xD5 and µ-law 0xFF are the codes nearest to zero (ITU-T G.711).
- * - G.722 0xFC: `ffmpeg -f lavfi -i anullsrc=r=16000:cl=mono -t 0.02 -c:a g722
- *   -f g722 -` emits 0xFA for the first ~44 bytes, then a varying idle pattern
- *   (0xF7, 0xF8, 0xFA, 0xDB, 0xDE, ...) that depends on encoder state, so no
- *   encoder output repeats as a constant. Decoding each of the 256 constant
- *   byte streams with ffmpeg (adpcm_g722) found 0xFC and 0xFD decode to
- *   exact zeros from a fresh decoder (0xFA gives a DC of 200, 0xFF of 2).
- *   After speech, 0xFC settles within 5 ms to a constant of |38| (-59 dBFS)
- *   and stays there: inaudible, no clicks.
- */
-export const SILENCE_BYTE: Readonly<Record<WavCodec, number>> = { pcma: 0xd5, pcmu: 0xff, g722: 0xfc };
-
-/** Static payload types (RFC 3551 table 4). */
-export const STATIC_PAYLOAD_TYPE: Readonly<Record<WavCodec, number>> = { pcmu: 0, pcma: 8, g722: 9 };
-
-export const COMFORT_NOISE_PAYLOAD_TYPE = 13;
-
-export function timelineCodec(codec: WavCodec, payloadType: number = STATIC_PAYLOAD_TYPE[codec]): TimelineCodec {
-  return { payloadType, clockRate: 8000, bytesPerTimestampUnit: 1, silence: Buffer.from([SILENCE_BYTE[codec]]) };
-}
-
-export interface LegTimelineOptions {
-  /** Wall-clock ms of position 0, shared by both legs. */
-  originMs: number;
-  /** Wall-clock ms of the end, if known up front: nothing past it is placed or emitted. */
-  endMs?: number | undefined;
-  /** Reordering window in ms of media (default 500). */
-  jitterMs?: number;
-  /** A timestamp step that disagrees with the arrival step by more than this starts a new segment (default 1000). */
-  jumpMs?: number;
-  /**
-   * Correct (at the next gap) when the drift estimate is more than this many
-   * ms off (default 8). A bit under half a 20 ms packet: with the estimator's
-   * lag (window x drift, about 7 units at 100 ppm) each leg stays within ~72
-   * units of wall clock plus the drift between gaps, so two legs drifting in
-   * opposite directions and talking in talkspurts stay within one packet (160).
-   */
-  reanchorMs?: number;
-  /** Length of the drift estimator's sliding window in ms of arrival time (default 8000). */
-  driftWindowMs?: number;
-}
-
-export interface TimelineStats {
-  /** Packets whose audio was placed (at least partly). */
-  placed: number;
-  duplicates: number;
-  /** Packets that arrived after their place was emitted (or before the origin). */
-  late: number;
-  /** Packets at or after the end (one crossing the end is cut there). */
-  afterEnd: number;
-  events: number;
-  otherPayloadType: number;
-  comfortNoise: number;
-  empty: number;
-  segments: number;
-  /** Corrections: a talkspurt moved to the drift estimate at a gap, or audio moved later to make room. */
-  reanchors: number;
-  /** Units of received audio in the output. */
-  audioUnits: number;
-  /** Units of the output filled with silence (everything not audio). */
-  silenceUnits: number;
-  /** Silence between the first and the last audio placed: loss, silence suppression, hold, late packets, silence added by corrections. */
-  lostUnits: number;
-  /**
-   * Units of received audio not placed because other audio was already there:
-   * payloads overlapping in timestamp arriving reordered, or segments mixing
-   * after one became final. Never from drift correction; end cuts are `afterEnd`.
-   */
-  clippedUnits: number;
-  /** Output length so far, in units. */
-  lengthUnits: number;
-}
+export type { LegTimelineOptions, TimelineStats } from './timeline-types.js';
 
 export class TimelineStateError extends Error {
   override name = 'TimelineStateError';
