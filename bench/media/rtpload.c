@@ -5,8 +5,11 @@
  * ports), prints them, then takes commands on stdin:
  *
  *   CLEAR                         forget all flows
- *   FLOW <socket-index> <port>    a flow: send from socket <socket-index> to
- *                                 127.0.0.1:<port> (flow ids count from 0)
+ *   FLOW <socket-index> <port> [<tx-key> <rx-key>]
+ *                                 a flow: send from socket <socket-index> to
+ *                                 127.0.0.1:<port> (flow ids count from 0);
+ *                                 with keys (SRTP builds only, see below) the
+ *                                 flow is SRTP AES_CM_128_HMAC_SHA1_80
  *   RUN <duration-ms> <drain-ms> <outfile>
  *                                 every flow sends one 172-byte PCMA RTP packet
  *                                 per ptime (default 20 ms) for duration-ms,
@@ -34,7 +37,21 @@
  * kernel dropped on our own sockets: nonzero means the generator, not the
  * relay, lost them.
  *
+ * SRTP (RFC 3711, libsrtp2): a keyed flow protects what it sends with
+ * <tx-key> and what arrives for it is authenticated and decrypted with
+ * <rx-key> (both the 30-octet master key||salt in base64, as in an SDES
+ * inline: parameter) before it is counted as above. The packet's flow is
+ * found by its SSRC (sent in the clear; every flow has its own, and so its
+ * own sending and receiving context); the packet index (ROC and sequence)
+ * is libsrtp's, estimated from the 16-bit sequence, so a wrap is handled.
+ * The send time is written before the batch is protected, so the
+ * protection of a batch counts as latency; a baseline run with the same keys
+ * (rx-key = tx-key) carries the same cost. Plain flows take none of these
+ * paths. Packets that fail authentication or replay checks are counted
+ * ("srtp" in the result) and not received.
+ *
  * Build: gcc -O2 -o rtpload rtpload.c   (Linux; epoll_pwait2 needs glibc 2.35)
+ *   with SRTP: gcc -O2 -DRTPLOAD_SRTP -o rtpload rtpload.c -lsrtp2   (libsrtp2-dev)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,8 +68,17 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <signal.h>
+#ifdef RTPLOAD_SRTP
+#include <srtp2/srtp.h>
+#endif
 
 #define PKT_LEN 172
+#ifdef RTPLOAD_SRTP
+#define PKT_ROOM (PKT_LEN + SRTP_MAX_TRAILER_LEN)
+#else
+#define PKT_ROOM PKT_LEN
+#endif
+#define SRTP_KEY_LEN 30 /* AES_CM_128_HMAC_SHA1_80: 16-octet master key + 14-octet salt */
 #define RTP_HDR 12
 #define MAGIC 0x524c4431u /* "RLD1" */
 #define SEND_BATCH_MAX 64
@@ -89,6 +115,67 @@ static flow_t *flows;
 static int nflows, cap_flows;
 
 static uint64_t *hist_kernel, *hist_app;
+
+#ifdef RTPLOAD_SRTP
+/* Per flow, beside flows[] (so the plain path's flow_t stays as it is). */
+typedef struct {
+  int keyed;
+  uint8_t tx_key[SRTP_KEY_LEN], rx_key[SRTP_KEY_LEN];
+  srtp_t tx, rx;         /* made at RUN for the run's SSRC */
+} flow_srtp_t;
+static flow_srtp_t *fsrtp;
+
+typedef struct {
+  uint64_t protect_errors, auth_failures, replay_failures, no_context, other_errors, unprotected;
+} srtp_stats_t;
+static srtp_stats_t sst;
+
+static int b64val(int c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+/* Decodes base64 into exactly `want` octets; 0 on success. */
+static int b64_decode(const char *in, uint8_t *out, int want) {
+  int n = 0, bits = 0;
+  uint32_t acc = 0;
+  for (; *in && *in != '='; in++) {
+    int v = b64val((unsigned char)*in);
+    if (v < 0) return -1;
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (n == want) return -1;
+      out[n++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return n == want ? 0 : -1;
+}
+
+static void srtp_free_flow(flow_srtp_t *x) {
+  if (x->tx) srtp_dealloc(x->tx);
+  if (x->rx) srtp_dealloc(x->rx);
+  x->tx = x->rx = NULL;
+}
+
+static int srtp_make(srtp_t *ctx, const uint8_t *key, uint32_t ssrc) {
+  srtp_policy_t pol;
+  memset(&pol, 0, sizeof pol);
+  srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+  srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+  pol.ssrc.type = ssrc_specific;
+  pol.ssrc.value = ssrc;
+  pol.key = (unsigned char *)key;
+  pol.window_size = 1024;
+  pol.next = NULL;
+  return srtp_create(ctx, &pol) == srtp_err_status_ok ? 0 : -1;
+}
+#endif
 
 static uint64_t now_ns(clockid_t c) {
   struct timespec ts;
@@ -173,20 +260,52 @@ static void open_sockets(void) {
 }
 
 static void clear_flows(void) {
-  for (int i = 0; i < nflows; i++) free(flows[i].seen);
+  for (int i = 0; i < nflows; i++) {
+    free(flows[i].seen);
+#ifdef RTPLOAD_SRTP
+    srtp_free_flow(&fsrtp[i]);
+#endif
+  }
   nflows = 0;
 }
 
-static void add_flow(int sock, int port) {
+/* tx_key/rx_key: base64 SRTP keys, or NULL for a plain flow. */
+static void add_flow(int sock, int port, const char *tx_key, const char *rx_key) {
   if (sock < 0 || sock >= nsocks || port <= 0 || port > 65535) {
     printf("ERR bad FLOW %d %d\n", sock, port);
     fflush(stdout);
     return;
   }
+#ifdef RTPLOAD_SRTP
+  uint8_t txk[SRTP_KEY_LEN], rxk[SRTP_KEY_LEN];
+  if (tx_key && (b64_decode(tx_key, txk, SRTP_KEY_LEN) || b64_decode(rx_key, rxk, SRTP_KEY_LEN))) {
+    printf("ERR bad FLOW key (want %d octets of key and salt in base64)\n", SRTP_KEY_LEN);
+    fflush(stdout);
+    return;
+  }
+#else
+  if (tx_key) {
+    printf("ERR FLOW with keys: this rtpload is built without SRTP (-DRTPLOAD_SRTP -lsrtp2)\n");
+    fflush(stdout);
+    return;
+  }
+#endif
   if (nflows == cap_flows) {
     cap_flows = cap_flows ? cap_flows * 2 : 1024;
     flows = realloc(flows, (size_t)cap_flows * sizeof *flows);
+#ifdef RTPLOAD_SRTP
+    fsrtp = realloc(fsrtp, (size_t)cap_flows * sizeof *fsrtp);
+#endif
   }
+#ifdef RTPLOAD_SRTP
+  flow_srtp_t *x = &fsrtp[nflows];
+  memset(x, 0, sizeof *x);
+  if (tx_key) {
+    x->keyed = 1;
+    memcpy(x->tx_key, txk, SRTP_KEY_LEN);
+    memcpy(x->rx_key, rxk, SRTP_KEY_LEN);
+  }
+#endif
   flow_t *f = &flows[nflows++];
   memset(f, 0, sizeof *f);
   f->sock = sock;
@@ -211,6 +330,8 @@ typedef struct {
   uint64_t late_sends;      /* sent more than 5 ms after their due time */
   uint64_t max_lag_ns;
   uint64_t sendmmsg_calls, recvmmsg_calls, wakeups;
+  uint32_t ssrc_base;       /* flow i sends with SSRC ssrc_base + i */
+  int srtp_flows;           /* keyed flows in this run (0: all plain) */
 } run_stats_t;
 
 static uint8_t rbufs[RECV_BATCH][RECV_BUF];
@@ -248,6 +369,26 @@ static void receive_socket(int si, run_stats_t *st, int64_t rt_minus_mono) {
           ovfl_last[si] = d;
         }
       }
+#ifdef RTPLOAD_SRTP
+      if (st->srtp_flows && rmsgs[i].msg_len >= RTP_HDR) {
+        /* The flow by its SSRC; a keyed flow's packet is authenticated and decrypted in place. */
+        uint32_t fid = ((uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11]) - st->ssrc_base;
+        if (fid < (uint32_t)nflows && fsrtp[fid].rx) {
+          int len = (int)rmsgs[i].msg_len;
+          srtp_err_status_t e = srtp_unprotect(fsrtp[fid].rx, rbufs[i], &len);
+          if (e != srtp_err_status_ok) {
+            if (e == srtp_err_status_auth_fail) sst.auth_failures++;
+            else if (e == srtp_err_status_replay_fail || e == srtp_err_status_replay_old) sst.replay_failures++;
+            else if (e == srtp_err_status_no_ctx) sst.no_context++;
+            else sst.other_errors++;
+            st->foreign++;
+            continue;
+          }
+          rmsgs[i].msg_len = (unsigned)len;
+          sst.unprotected++;
+        }
+      }
+#endif
       if (rmsgs[i].msg_len < RTP_HDR + 24 || get32(p + RTP_HDR) != MAGIC || get32(p + RTP_HDR + 4) != st->run_id) {
         st->foreign++;
         continue;
@@ -297,6 +438,21 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
     f->max_seq = -1;
     f->ssrc = st.run_id * 2654435761u + (uint32_t)i;
   }
+  st.ssrc_base = st.run_id * 2654435761u;
+#ifdef RTPLOAD_SRTP
+  memset(&sst, 0, sizeof sst);
+  for (int i = 0; i < nflows; i++) {
+    flow_srtp_t *x = &fsrtp[i];
+    srtp_free_flow(x);
+    if (!x->keyed) continue;
+    if (srtp_make(&x->tx, x->tx_key, flows[i].ssrc) || srtp_make(&x->rx, x->rx_key, flows[i].ssrc)) {
+      printf("ERR cannot make the SRTP contexts of flow %d\n", i);
+      fflush(stdout);
+      return;
+    }
+    st.srtp_flows++;
+  }
+#endif
   memset(hist_kernel, 0, HIST_MAX_US * sizeof *hist_kernel);
   memset(hist_app, 0, HIST_MAX_US * sizeof *hist_app);
   memcpy(ovfl_start, ovfl_last, (size_t)nsocks * sizeof *ovfl_start);
@@ -315,7 +471,7 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
   }
   struct epoll_event events[256];
 
-  static uint8_t sbufs[SEND_BATCH_MAX][PKT_LEN];
+  static uint8_t sbufs[SEND_BATCH_MAX][PKT_ROOM];
   static struct mmsghdr smsgs[SEND_BATCH_MAX];
   static struct iovec siov[SEND_BATCH_MAX];
   int batch_flow[SEND_BATCH_MAX];
@@ -333,11 +489,30 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
   printf("START\n");
   fflush(stdout);
 
+#ifdef RTPLOAD_SRTP
+  /* After the send time is in: protect the keyed flows' packets in place (tag appended). */
+#define PROTECT_BATCH()                                                                 \
+  do {                                                                                  \
+    if (st.srtp_flows) {                                                                \
+      for (int b = 0; b < nbatch; b++) {                                                \
+        flow_srtp_t *x = &fsrtp[batch_flow[b]];                                         \
+        if (!x->tx) continue;                                                           \
+        int len = PKT_LEN;                                                              \
+        if (srtp_protect(x->tx, sbufs[b], &len) == srtp_err_status_ok) siov[b].iov_len = (size_t)len; \
+        else sst.protect_errors++;                                                      \
+      }                                                                                 \
+    }                                                                                   \
+  } while (0)
+#else
+#define PROTECT_BATCH() do {} while (0)
+#endif
+
 #define FLUSH_BATCH()                                                                   \
   do {                                                                                  \
     if (nbatch > 0) {                                                                   \
       uint64_t ts = now_ns(CLOCK_MONOTONIC);                                            \
       for (int b = 0; b < nbatch; b++) put64(sbufs[b] + RTP_HDR + 16, ts);              \
+      PROTECT_BATCH();                                                                  \
       int done = 0;                                                                     \
       while (done < nbatch) {                                                           \
         int r = sendmmsg(socks[batch_sock], smsgs + done, (unsigned)(nbatch - done), 0); \
@@ -430,6 +605,7 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
     for (int i = 0; i < n; i++) receive_socket((int)events[i].data.u32, &st, rt_minus_mono);
   }
 #undef FLUSH_BATCH
+#undef PROTECT_BATCH
   const uint64_t wall1 = now_ns(CLOCK_MONOTONIC);
   getrusage(RUSAGE_SELF, &ru1);
   close(ep);
@@ -468,6 +644,14 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
           (unsigned long long)dups, (unsigned long long)reordered, (unsigned long long)st.foreign,
           (unsigned long long)flows_with_loss, (unsigned long long)max_flow_lost);
   fprintf(o, "  \"generatorSocketDrops\": %llu,\n", (unsigned long long)own_drops);
+#ifdef RTPLOAD_SRTP
+  if (st.srtp_flows)
+    fprintf(o, "  \"srtp\": {\"flows\": %d, \"unprotected\": %llu, \"protectErrors\": %llu, \"authFailures\": %llu, "
+               "\"replayFailures\": %llu, \"noContext\": %llu, \"otherErrors\": %llu},\n",
+            st.srtp_flows, (unsigned long long)sst.unprotected, (unsigned long long)sst.protect_errors,
+            (unsigned long long)sst.auth_failures, (unsigned long long)sst.replay_failures,
+            (unsigned long long)sst.no_context, (unsigned long long)sst.other_errors);
+#endif
   hist_json(o, "latencyUs", hist_kernel);
   hist_json(o, "appLatencyUs", hist_app);
   fprintf(o, "  \"sendLagMaxUs\": %.1f,\n  \"lateSends\": %llu,\n", (double)st.max_lag_ns / 1e3, (unsigned long long)st.late_sends);
@@ -501,6 +685,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+#ifdef RTPLOAD_SRTP
+  if (srtp_init() != srtp_err_status_ok) {
+    printf("ERR srtp_init failed\n");
+    fflush(stdout);
+    return 1;
+  }
+#endif
   hist_kernel = calloc(HIST_MAX_US, sizeof *hist_kernel);
   hist_app = calloc(HIST_MAX_US, sizeof *hist_app);
   open_sockets();
@@ -511,11 +702,12 @@ int main(int argc, char **argv) {
 
   char line[8192];
   while (fgets(line, sizeof line, stdin)) {
-    char cmd[16], out[4096];
-    int a1, a2;
+    char cmd[16], out[4096], k1[128], k2[128];
+    int a1, a2, nf;
     long d1, d2;
     if (sscanf(line, "%15s", cmd) != 1) continue;
-    if (!strcmp(cmd, "FLOW") && sscanf(line, "FLOW %d %d", &a1, &a2) == 2) add_flow(a1, a2);
+    if (!strcmp(cmd, "FLOW") && (nf = sscanf(line, "FLOW %d %d %127s %127s", &a1, &a2, k1, k2)) >= 2 && nf != 3)
+      add_flow(a1, a2, nf == 4 ? k1 : NULL, nf == 4 ? k2 : NULL);
     else if (!strcmp(cmd, "CLEAR")) clear_flows();
     else if (!strcmp(cmd, "RUN") && sscanf(line, "RUN %ld %ld %4095s", &d1, &d2, out) == 3) run(d1, d2, out);
     else if (!strcmp(cmd, "QUIT")) break;
