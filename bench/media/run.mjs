@@ -1,14 +1,38 @@
 #!/usr/bin/env node
 /**
- * Media benchmark: N concurrent calls with G.711 RTP both ways through callrec.
+ * Media benchmark: N concurrent calls with G.711 RTP both ways through callrec,
+ * plain RTP and SRTP side by side.
  *
  *   this driver (PBX + provider SIP, UDP)  <-- SIP -->  callrec
  *   rtpload (C, sendmmsg/recvmmsg)         <-- RTP -->  callrec (anchors and relays)
  *
- * Per step (one N, one repeat) it starts a fresh `callrec serve` with a temp
- * config (profile "all": every call recorded, local target), then
+ * Variants (BENCH_VARIANTS) run one after another for each N and repeat
+ * (interleaved, so noise hits them alike), each step with a fresh callrec:
+ *   plain         RTP/AVP both legs
+ *   srtp          SDES-SRTP on both legs: the driver offers RTP/SAVP with an
+ *                 a=crypto AES_CM_128_HMAC_SHA1_80 line (random key per call)
+ *                 as PBX; the config sets provider srtp: sdes, so callrec offers
+ *                 SRTP toward the provider, and the driver answers with its own
+ *                 key. rtpload (built with libsrtp2) protects what each side
+ *                 sends with that side's key and authenticates and decrypts
+ *                 what arrives with the key callrec announced for that leg
+ *                 (RFC 3711), then counts loss and latency as for plain. The
+ *                 step checks callrec logged srtp.keys for both legs of every
+ *                 call and dropped nothing.
+ *   plain-dgram, srtp-dgram
+ *                 the same with CALLREC_MEDIA_IO=dgram in callrec's environment
+ *                 (forces its old node:dgram packet I/O backend)
+ * A variant's environment is added to the driver's own for callrec. For an
+ * SRTP variant the table shows its CPU per call-second over its plain
+ * counterpart's at the same N (medians; srtp-dgram against plain-dgram),
+ * and the summary checks the SRTP target: at most 1.5x, loss-free at N=500.
+ *
+ * Per step (one N, one variant, one repeat) it starts a fresh `callrec serve`
+ * with a temp config (profile "all": every call recorded, local target), then
  *   1. runs rtpload with the same flows sent directly from socket to socket
- *      (no callrec) for BENCH_BASELINE_SECONDS: the loopback baseline latency;
+ *      (no callrec) for BENCH_BASELINE_SECONDS: the loopback baseline latency
+ *      (SRTP variants: protected and unprotected with the sender's key, so
+ *      rtpload's own SRTP cost is in the baseline too);
  *   2. sets up N calls at BENCH_CPS calls/s, being both the PBX (sends INVITE,
  *      ACKs the 200, BYE at the end) and the provider (answers callrec's
  *      INVITE with 200 + SDP, answers BYE); from the SDPs it learns the
@@ -24,15 +48,19 @@
  *   5. sends BYE for every call, then waits for the recordings and counts the
  *      complete ones in the local target (_info.txt + _hash.txt + .sig + WAV).
  * Added latency = latency through callrec - baseline latency (p50 and p99).
- * Steps run for each N in BENCH_N, BENCH_REPEAT times each (table: medians);
- * after the list, N grows by BENCH_STEP while every repeat is loss-free, up
- * to BENCH_MAX_N. The ladder stops at the first N that loses packets (unless
- * BENCH_KEEP_GOING=1). Results: bench/media/results-<date>.json.
+ * Steps run for each N in BENCH_N, BENCH_REPEAT times each per variant
+ * (table: medians, a row per N and variant); after the list, N grows by
+ * BENCH_STEP up to BENCH_MAX_N. A variant leaves the ladder at the first N
+ * where a repeat loses packets (unless BENCH_KEEP_GOING=1); the ladder stops
+ * when no variant is left. Results: bench/media/results-<date>.json.
  *
- * Needs gcc and a build (make bench-media builds first).
+ * Needs gcc and a build (make bench-media builds first); SRTP variants need
+ * libsrtp2 (Debian libsrtp2-dev; make bench-media installs it when run as root).
  *
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
+ *   BENCH_VARIANTS          variants per N and repeat       (default plain; e.g. plain,srtp;
+ *                           known: plain, srtp, plain-dgram, srtp-dgram)
  *   BENCH_SECONDS           CPU measurement window, s       (default 15)
  *   BENCH_WARMUP            RTP before the window, s        (default 3)
  *   BENCH_REPEAT            repeats per N                   (default 3)
@@ -41,7 +69,7 @@
  *   BENCH_GEN_SOCKETS       rtpload sockets per side        (default 4; 0 = one per call leg)
  *   BENCH_EXTEND            grow N after the list while it holds (default 1)
  *   BENCH_STEP / BENCH_MAX_N  growth step and cap           (default 500 / 4000)
- *   BENCH_KEEP_GOING=1      do not stop at the first N with loss
+ *   BENCH_KEEP_GOING=1      no variant leaves the ladder at an N with loss
  *   BENCH_FINALIZE_TIMEOUT  max wait for recordings, s      (default 60)
  *   BENCH_OUT               result file                     (default bench/media/results-<date>.json)
  *   BENCH_KEEP_TMP=1        keep the temp dir (configs, callrec logs, rtpload results)
@@ -59,8 +87,11 @@
  *   BENCH_NICE              nice value for callrec and rtpload (default off; needs root). With
  *                           sched_autogroup it only orders processes within this session.
  *   CALLREC_ECHO=1          copy callrec's output to stderr
+ * callrec inherits the driver's environment (e.g. CALLREC_LOG_LEVEL), plus
+ * the variant's own (CALLREC_MEDIA_IO=dgram for the -dgram variants).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -107,6 +138,35 @@ const niceValue = env.BENCH_NICE === undefined || env.BENCH_NICE === 'off' || en
 const record = env.BENCH_RECORD !== '0';
 const noiseLimitCores = num('BENCH_NOISE_LIMIT', 0.25);
 const quietWaitSeconds = num('BENCH_QUIET_WAIT', 30);
+
+/**
+ * BENCH_VARIANTS: what runs at each N and repeat, one after another, each
+ * with a fresh callrec. `srtp`: SDES-SRTP (AES_CM_128_HMAC_SHA1_80) on both
+ * legs; `env`: extra environment for callrec (over the driver's own);
+ * `plain`: the variant whose CPU an SRTP variant is compared with.
+ */
+const VARIANTS = {
+  plain: { srtp: false, env: {}, plain: 'plain' },
+  srtp: { srtp: true, env: {}, plain: 'plain' },
+  'plain-dgram': { srtp: false, env: { CALLREC_MEDIA_IO: 'dgram' }, plain: 'plain-dgram' },
+  'srtp-dgram': { srtp: true, env: { CALLREC_MEDIA_IO: 'dgram' }, plain: 'plain-dgram' },
+};
+const variantNames = [...new Set((env.BENCH_VARIANTS || 'plain').split(',').map((s) => s.trim()).filter(Boolean))];
+for (const v of variantNames) {
+  if (!Object.hasOwn(VARIANTS, v)) {
+    console.error(`bench-media: BENCH_VARIANTS: unknown variant "${v}" (known: ${Object.keys(VARIANTS).join(', ')})`);
+    process.exit(2);
+  }
+}
+if (!variantNames.length) {
+  console.error('bench-media: BENCH_VARIANTS names no variant');
+  process.exit(2);
+}
+/** The SRTP suite the driver offers and answers with, and its key||salt length (RFC 4568 inline). */
+const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
+const SRTP_KEY_BYTES = 30;
+/** Target of the SRTP issue: CPU per call-second at most this times plain's, loss-free at this N. */
+const SRTP_TARGETS = { maxCpuRatio: 1.5, lossFreeCalls: 500 };
 
 /** Applies BENCH_NICE to a child; returns the priority it got (or null). */
 function prioritize(pid) {
@@ -405,16 +465,27 @@ function bindUdp(port = 0) {
 
 // ---------------------------------------------------------------- rtpload
 
-function compileRtpload(dir) {
-  const out = path.join(dir, 'rtpload');
-  try {
-    execFileSync('gcc', ['-O2', '-Wall', '-o', out, path.join(HERE, 'rtpload.c')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const msg = err.code === 'ENOENT' ? 'gcc is not installed' : String(err.stderr ?? err.message);
-    console.error(`bench-media: cannot compile rtpload.c: ${msg}`);
-    process.exit(2);
-  }
-  return out;
+/** The plain build; with `srtp` also the SRTP build (libsrtp2), which only SRTP variants use. */
+function compileRtpload(dir, srtp) {
+  const build = (name, extra, hint) => {
+    const out = path.join(dir, name);
+    try {
+      execFileSync('gcc', ['-O2', '-Wall', ...extra.cflags, '-o', out, path.join(HERE, 'rtpload.c'), ...extra.libs],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      const msg = err.code === 'ENOENT' ? 'gcc is not installed' : String(err.stderr ?? err.message);
+      console.error(`bench-media: cannot compile rtpload.c${hint}: ${msg}`);
+      process.exit(2);
+    }
+    return out;
+  };
+  return {
+    plain: build('rtpload', { cflags: [], libs: [] }, ''),
+    srtp: srtp
+      ? build('rtpload-srtp', { cflags: ['-DRTPLOAD_SRTP'], libs: ['-lsrtp2'] },
+        ' with SRTP (needs libsrtp2: Debian libsrtp2-dev; make bench-media installs it when run as root)')
+      : null,
+  };
 }
 
 async function startRtpload(bin, sockets) {
@@ -429,10 +500,13 @@ async function startRtpload(bin, sockets) {
   return {
     child,
     ports,
-    /** Sends flows (socket index, destination port) and runs; calls onStart when the first packet is due. */
+    /**
+     * Sends flows (socket index, destination port[, SRTP key it sends with, key it receives with])
+     * and runs; calls onStart when the first packet is due.
+     */
     async run(flows, durationMs, drainMs, outFile, onStart) {
       const lines = ['CLEAR'];
-      for (const [sock, port] of flows) lines.push(`FLOW ${sock} ${port}`);
+      for (const [sock, port, txKey, rxKey] of flows) lines.push(txKey ? `FLOW ${sock} ${port} ${txKey} ${rxKey}` : `FLOW ${sock} ${port}`);
       lines.push(`RUN ${durationMs} ${drainMs} ${outFile}`);
       child.stdin.write(`${lines.join('\n')}\n`);
       await out.wait((l) => l === 'START' || l.startsWith('ERR'), 30000, 'rtpload START');
@@ -459,7 +533,7 @@ async function startRtpload(bin, sockets) {
 
 // ---------------------------------------------------------------- callrec
 
-async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
+async function startCallrec(dir, { sipPort, pbxPort, providerPort, n, variant }) {
   // Four ports per call (RTP+RTCP facing each side), with room because released pairs go to the back.
   const count = Math.min(22000, Math.ceil(n * 4 * 1.25) + 200);
   const portMin = 10000 + 2 * Math.floor((Math.random() * Math.max(0, 22700 - count)) / 2);
@@ -467,7 +541,8 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     instance: 'bench-media',
     sip: { listen: [{ transport: 'udp', host: HOST, port: sipPort }] },
     pbx: { host: HOST, port: pbxPort, transport: 'udp' },
-    provider: { host: HOST, port: providerPort, transport: 'udp' },
+    // srtp variants: callrec offers SRTP toward the provider; the PBX's SRTP offer is answered in kind.
+    provider: { host: HOST, port: providerPort, transport: 'udp', ...(variant.srtp ? { srtp: 'sdes' } : {}) },
     media: { host: HOST, portMin, portMax: portMin + count - 1, timeout: 600 },
     data: { dir: path.join(dir, 'var') },
     // The driver's calls come from the PBX: outbound. BENCH_RECORD=0 records inbound calls only (none here).
@@ -479,10 +554,12 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
   const child = spawn(process.execPath, [...nodeArgs, CALLREC_BIN, 'serve', '--config', configPath], {
     cwd: path.dirname(configPath),
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...variant.env },
   });
   children.add(child);
   const events = {};
   const errors = [];
+  let mediaIo; // the packet I/O backend callrec reports (media.io event), if it does
   let stopRequested = false;
   let externalStop;
   const logFile = keepTmp ? fs.createWriteStream(path.join(dir, 'callrec.log')) : null;
@@ -491,6 +568,12 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     if (echo) process.stderr.write(`[callrec] ${text}\n`);
     const m = /"event":"([^"]+)"/.exec(text);
     if (m) events[m[1]] = (events[m[1]] ?? 0) + 1;
+    if (m?.[1] === 'media.io') mediaIo = /"io":"([^"]+)"/.exec(text)?.[1];
+    if (m?.[1] === 'srtp.keys') {
+      // SRTP legs by side: srtp.keys.pbx, srtp.keys.provider.
+      const key = `srtp.keys.${/"side":"([^"]+)"/.exec(text)?.[1] ?? 'unknown'}`;
+      events[key] = (events[key] ?? 0) + 1;
+    }
     if (/"level":(50|60)/.test(text) && errors.length < 10) errors.push(text.slice(0, 500));
     // A shutdown we did not ask for (another process signalled it): the step is void, not a result.
     if (m?.[1] === 'stopping' && !stopRequested) externalStop ??= /"signal":"([^"]+)"/.exec(text)?.[1] ?? 'unknown signal';
@@ -524,6 +607,9 @@ async function startCallrec(dir, { sipPort, pbxPort, providerPort, n }) {
     stderr,
     get exit() {
       return exit;
+    },
+    get mediaIo() {
+      return mediaIo;
     },
     /** The signal of a shutdown someone else caused, if any. */
     get externalStop() {
@@ -594,18 +680,35 @@ function uriOf(value) {
 
 function sdpMedia(body) {
   const c = /^c=IN IP4 (\S+)/m.exec(body);
-  const m = /^m=audio (\d+)/m.exec(body);
-  return m ? { host: c ? c[1] : HOST, port: Number(m[1]) } : undefined;
+  const m = /^m=audio (\d+) (\S+)/m.exec(body);
+  if (!m) return undefined;
+  // a=crypto:<tag> <suite> inline:<key||salt>[|lifetime][|MKI:length] (RFC 4568), of the audio stream.
+  const crypto = [];
+  for (const a of body.slice(m.index).matchAll(/^a=crypto:(\d+) (\S+) inline:([A-Za-z0-9+/=]+)(\S*)/gm)) {
+    crypto.push({ tag: Number(a[1]), suite: a[2], key: a[3], mki: /\|\d+:\d+/.test(a[4]) });
+  }
+  return { host: c ? c[1] : HOST, port: Number(m[1]), protocol: m[2], crypto };
 }
 
-function sdp(port, id) {
+/** The crypto line of ours we can use (our suite, 30 octets, no MKI), or undefined. */
+function usableCrypto(media) {
+  if (!media || !/^RTP\/SAVPF?$/.test(media.protocol)) return undefined;
+  return media.crypto.find((c) => c.suite === SRTP_SUITE && !c.mki && Buffer.from(c.key, 'base64').length === SRTP_KEY_BYTES);
+}
+
+/** A fresh SRTP master key||salt, base64 (an SDES inline key). */
+const newSrtpKey = () => randomBytes(SRTP_KEY_BYTES).toString('base64');
+
+/** Our SDP; with `crypto` ({ tag, key }) RTP/SAVP with that a=crypto line. */
+function sdp(port, id, crypto) {
   return [
     'v=0',
     `o=bench ${id} 1 IN IP4 ${HOST}`,
     's=-',
     `c=IN IP4 ${HOST}`,
     't=0 0',
-    `m=audio ${port} RTP/AVP 8 101`,
+    `m=audio ${port} ${crypto ? 'RTP/SAVP' : 'RTP/AVP'} 8 101`,
+    ...(crypto ? [`a=crypto:${crypto.tag} ${SRTP_SUITE} inline:${crypto.key}`] : []),
     'a=rtpmap:8 PCMA/8000',
     'a=rtpmap:101 telephone-event/8000',
     'a=fmtp:101 0-15',
@@ -642,7 +745,9 @@ function responseTo(req, status, reason, extra = [], body = '', toTag) {
  * ACK) run from one 50 ms timer; every wait is bounded.
  */
 class SipPeers {
-  constructor(pbx, provider, callrecPort, runTag) {
+  /** `keys(i)`: call i's SRTP keys { pbx, provider } (what each side sends with), or undefined for plain RTP. */
+  constructor(pbx, provider, callrecPort, runTag, keys = () => undefined) {
+    this.keys = keys;
     this.pbx = pbx;
     this.provider = provider;
     this.callrecPort = callrecPort;
@@ -727,6 +832,9 @@ class SipPeers {
       remoteTarget: undefined,
       callrecPbxMedia: undefined,
       callrecProviderMedia: undefined,
+      keys: this.keys(i), // our SRTP keys { pbx, provider }, or undefined
+      callrecPbxKey: undefined, // SRTP key callrec sends to the PBX with (from its answer)
+      callrecProviderKey: undefined, // SRTP key callrec sends to the provider with (from its offer)
       ack: undefined,
       b: undefined, // provider leg: { callId, invite, response, acked, byeAnswered }
       failure: undefined,
@@ -735,7 +843,7 @@ class SipPeers {
     this.byCallId.set(call.callId, call);
     this.setState(call, 'inviting');
     const pbxPort = this.pbxPort();
-    const body = sdp(pbxMediaPort, i);
+    const body = sdp(pbxMediaPort, i, call.keys && { tag: 1, key: call.keys.pbx });
     const buf = message(
       `INVITE sip:${callee}@${HOST}:${this.callrecPort} SIP/2.0`,
       [
@@ -823,6 +931,10 @@ class SipPeers {
       call.toTag = tagOf(msg.get('to'));
       call.remoteTarget = uriOf(msg.get('contact')) ?? `sip:${call.callee}@${HOST}:${this.callrecPort}`;
       call.callrecPbxMedia = media?.port;
+      call.callrecPbxProtocol = media?.protocol;
+      // callrec's answer to our SRTP offer: our tag (1) and suite, its own key.
+      const answered = call.keys ? usableCrypto(media) : undefined;
+      call.callrecPbxKey = answered?.tag === 1 ? answered.key : undefined;
       const pbxPort = this.pbxPort();
       call.ack = message(`ACK ${call.remoteTarget} SIP/2.0`, [
         `Via: SIP/2.0/UDP ${HOST}:${pbxPort};branch=${newBranch()};rport`,
@@ -883,12 +995,17 @@ class SipPeers {
         }
         const media = sdpMedia(msg.body);
         call.callrecProviderMedia = media?.port;
+        call.callrecProviderProtocol = media?.protocol;
+        // An SRTP offer from callrec is answered with its first usable line's tag and our key (RFC 4568 §7.1.2).
+        const offered = call.keys ? usableCrypto(media) : undefined;
+        call.callrecProviderKey = offered?.key;
+        call.providerCrypto = offered && { tag: offered.tag, key: call.keys.provider };
         const tag = `bp${rnd()}`;
         const providerPort = this.providerPort();
         const response = responseTo(
           msg, 200, 'OK',
           [`Contact: <sip:provider@${HOST}:${providerPort}>`, 'Content-Type: application/sdp'],
-          sdp(call.providerMediaPort, call.i), tag,
+          sdp(call.providerMediaPort, call.i, call.providerCrypto), tag,
         );
         call.b = { callId: msg.callId, acked: false, byeAnswered: false, response };
         this.byBCallId.set(msg.callId, call);
@@ -899,7 +1016,7 @@ class SipPeers {
         reply(call.b.response); // INVITE retransmission
       } else {
         this.note('provider: re-INVITE');
-        reply(responseTo(msg, 200, 'OK', [`Contact: <sip:provider@${HOST}:${this.providerPort()}>`, 'Content-Type: application/sdp'], sdp(call.providerMediaPort, call.i)));
+        reply(responseTo(msg, 200, 'OK', [`Contact: <sip:provider@${HOST}:${this.providerPort()}>`, 'Content-Type: application/sdp'], sdp(call.providerMediaPort, call.i, call.providerCrypto)));
       }
       return;
     }
@@ -1021,11 +1138,14 @@ function scanRecordings(stepDir, payloadBytesPerLeg) {
 
 // ---------------------------------------------------------------- one step
 
-async function runStep(n, repeat, rtploadBin) {
-  const stepDir = path.join(tmpRoot, `n${n}-r${repeat}`);
+async function runStep(n, repeat, rtploadBins, variantName) {
+  const variant = VARIANTS[variantName];
+  const stepDir = path.join(tmpRoot, `n${n}-r${repeat}-${variantName}`);
   fs.mkdirSync(stepDir, { recursive: true });
   const problems = [];
-  const result = { n, repeat, ok: false, problems };
+  const result = { n, repeat, variant: variantName, srtp: variant.srtp, callrecEnv: variant.env, ok: false, problems };
+  // srtp: per call a fresh key for what the PBX sends and one for what the provider sends.
+  const keys = variant.srtp ? Array.from({ length: n }, () => ({ pbx: newSrtpKey(), provider: newSrtpKey() })) : null;
   const perSide = genSocketsPerSide === 0 ? n : Math.min(genSocketsPerSide, n);
   const pbxSock = (i) => (genSocketsPerSide === 0 ? i : i % perSide);
   const provSock = (i) => perSide + (genSocketsPerSide === 0 ? i : i % perSide);
@@ -1037,18 +1157,20 @@ async function runStep(n, repeat, rtploadBin) {
   let gen;
   let peers;
   try {
-    callrec = await startCallrec(stepDir, { sipPort, pbxPort: pbxSip.address().port, providerPort: providerSip.address().port, n });
-    gen = await startRtpload(rtploadBin, perSide * 2);
+    callrec = await startCallrec(stepDir, { sipPort, pbxPort: pbxSip.address().port, providerPort: providerSip.address().port, n, variant });
+    gen = await startRtpload(variant.srtp ? rtploadBins.srtp : rtploadBins.plain, perSide * 2);
     result.nice = { callrec: prioritize(callrec.pid), rtpload: prioritize(gen.child.pid) };
     const genPort = (sock) => gen.ports[sock];
 
-    // 1. Direct loopback baseline (no callrec): the same flows, socket to socket.
+    // 1. Direct loopback baseline (no callrec): the same flows, socket to socket (SRTP: the
+    //    receiver uses the sender's key, so rtpload's own protect/unprotect cost is in the baseline).
     const perFlowDuration = (warmupSeconds + windowSeconds + 1) * 1000;
     if (baselineSeconds > 0) {
       const flows = [];
       for (let i = 0; i < n; i++) {
-        flows.push([pbxSock(i), genPort(provSock(i))]);
-        flows.push([provSock(i), genPort(pbxSock(i))]);
+        const k = keys?.[i];
+        flows.push([pbxSock(i), genPort(provSock(i)), ...(k ? [k.pbx, k.pbx] : [])]);
+        flows.push([provSock(i), genPort(pbxSock(i)), ...(k ? [k.provider, k.provider] : [])]);
       }
       result.baseline = await gen.run(flows, baselineSeconds * 1000, 500, path.join(stepDir, 'baseline.json'));
     }
@@ -1056,7 +1178,7 @@ async function runStep(n, repeat, rtploadBin) {
     const rssBase = memKiB(callrec.pid);
 
     // 2. Calls.
-    peers = new SipPeers(pbxSip, providerSip, sipPort, `${process.pid}${repeat}${n}${rnd()}`);
+    peers = new SipPeers(pbxSip, providerSip, sipPort, `${process.pid}${repeat}${n}${rnd()}`, (i) => keys?.[i]);
     const setupStart = performance.now();
     const placed = await paced(
       n, cps,
@@ -1067,7 +1189,10 @@ async function runStep(n, repeat, rtploadBin) {
     );
     const settled = () => peers.calls.every((c) => c.state !== 'inviting' && (c.state === 'failed' || c.b?.acked || c.b?.noAck));
     await waitUntil(settled, 40000);
-    const answered = peers.calls.filter((c) => c.state === 'answered' && c.callrecPbxMedia && c.callrecProviderMedia);
+    const established = peers.calls.filter((c) => c.state === 'answered' && c.callrecPbxMedia && c.callrecProviderMedia);
+    // srtp: only calls that callrec keyed on both legs carry media (the others count as not set up).
+    const srtpComplete = (c) => c.callrecPbxKey !== undefined && c.callrecProviderKey !== undefined;
+    const answered = variant.srtp ? established.filter(srtpComplete) : established;
     const setupSeconds = (performance.now() - setupStart) / 1000;
     const setupMs = peers.calls.map((c) => c.setupMs);
     result.setup = {
@@ -1079,8 +1204,10 @@ async function runStep(n, repeat, rtploadBin) {
       setupMsP50: percentile(setupMs, 0.5),
       setupMsP99: percentile(setupMs, 0.99),
       failures: Object.entries(
-        peers.calls.filter((c) => c.state !== 'answered').reduce((acc, c) => {
-          const k = c.failure ?? c.state;
+        peers.calls.filter((c) => !answered.includes(c)).reduce((acc, c) => {
+          const k = c.failure ?? (c.state !== 'answered' ? c.state
+            : c.callrecPbxKey === undefined ? `callrec answered the PBX's SRTP offer with ${c.callrecPbxProtocol} and no usable key`
+              : `callrec offered the provider ${c.callrecProviderProtocol} without a usable ${SRTP_SUITE} key`);
           acc[k] = (acc[k] ?? 0) + 1;
           return acc;
         }, {}),
@@ -1091,10 +1218,13 @@ async function runStep(n, repeat, rtploadBin) {
     if (!answered.length) throw new Error('no call was set up');
 
     // 3. RTP through callrec; 4. CPU window.
+    // SRTP: each side sends with its own key; what arrives was protected by callrec with the key it
+    // announced toward that side (to the PBX in its answer, to the provider in its offer).
     const flows = [];
     for (const c of answered) {
-      flows.push([pbxSock(c.i), c.callrecPbxMedia]);
-      flows.push([provSock(c.i), c.callrecProviderMedia]);
+      const k = c.keys;
+      flows.push([pbxSock(c.i), c.callrecPbxMedia, ...(k ? [k.pbx, c.callrecProviderKey] : [])]);
+      flows.push([provSock(c.i), c.callrecProviderMedia, ...(k ? [k.provider, c.callrecPbxKey] : [])]);
     }
     const udp0 = udpCounters();
     let window;
@@ -1173,17 +1303,17 @@ async function runStep(n, repeat, rtploadBin) {
 
     // 5. Tear down, then wait for the recordings.
     const byeStart = performance.now();
-    await paced(answered.length, cps * 2, (k) => peers.bye(answered[k]), () => peers.byeing, Math.max(200, cps * 4),
-      answered.length / cps * 1000 * 3 + 30000);
-    await waitUntil(() => answered.every((c) => c.state === 'ended' && c.b?.byeAnswered), 40000);
+    await paced(established.length, cps * 2, (k) => peers.bye(established[k]), () => peers.byeing, Math.max(200, cps * 4),
+      established.length / cps * 1000 * 3 + 30000);
+    await waitUntil(() => established.every((c) => c.state === 'ended' && c.b?.byeAnswered), 40000);
     result.teardown = {
       seconds: (performance.now() - byeStart) / 1000,
-      byeOk: answered.filter((c) => c.byeStatus === 200).length,
-      providerByes: answered.filter((c) => c.b?.byeAnswered).length,
+      byeOk: established.filter((c) => c.byeStatus === 200).length,
+      providerByes: established.filter((c) => c.b?.byeAnswered).length,
       byeFromCallrec: peers.calls.filter((c) => c.byeFromCallrec).length,
     };
-    if (result.teardown.byeOk < answered.length) problems.push(`${answered.length - result.teardown.byeOk} BYEs not answered 200`);
-    if (result.teardown.providerByes < answered.length) problems.push(`${answered.length - result.teardown.providerByes} BYEs not relayed to the provider`);
+    if (result.teardown.byeOk < established.length) problems.push(`${established.length - result.teardown.byeOk} BYEs not answered 200`);
+    if (result.teardown.providerByes < established.length) problems.push(`${established.length - result.teardown.providerByes} BYEs not relayed to the provider`);
     if (result.teardown.byeFromCallrec) problems.push(`callrec ended ${result.teardown.byeFromCallrec} calls itself`);
 
     const payloadPerLeg = result.rtp.packetsPerFlow * PAYLOAD_BYTES;
@@ -1220,6 +1350,30 @@ async function runStep(n, repeat, rtploadBin) {
       const errs = result.recordings.events['recording.error'];
       problems.push(`recordings complete ${rec.complete}/${n}${errs ? `, ${errs} recording.error` : ''}`);
     }
+    if (variant.srtp) {
+      // callrec's own word that both legs ran SRTP (srtp.keys per leg), and what it or rtpload dropped.
+      const ev = (k) => callrec.events[k] ?? 0;
+      const gs = result.rtp.srtp ?? {};
+      result.srtpCheck = {
+        callsKeyed: answered.length,
+        callrecPbxLegs: ev('srtp.keys.pbx'),
+        callrecProviderLegs: ev('srtp.keys.provider'),
+        callrecDropEvents: ev('srtp.drop') + ev('srtp.dropped'),
+        callrecPlainOrRefused: ev('srtp.plain-leg') + ev('srtp.refused') + ev('srtp.unsupported') + ev('srtp.off'),
+        rtploadFlows: gs.flows ?? 0,
+        rtploadUnprotected: gs.unprotected ?? 0,
+        rtploadFailures: (gs.authFailures ?? 0) + (gs.replayFailures ?? 0) + (gs.noContext ?? 0) + (gs.otherErrors ?? 0) + (gs.protectErrors ?? 0),
+      };
+      const sc = result.srtpCheck;
+      if (sc.callrecPbxLegs < answered.length || sc.callrecProviderLegs < answered.length) {
+        problems.push(`callrec logged SRTP on ${sc.callrecPbxLegs} PBX and ${sc.callrecProviderLegs} provider legs of ${answered.length} calls`);
+      }
+      if (sc.callrecPlainOrRefused) problems.push(`callrec logged ${sc.callrecPlainOrRefused} plain/refused SRTP legs`);
+      if (sc.callrecDropEvents) problems.push(`callrec dropped SRTP packets (${sc.callrecDropEvents} srtp.drop/srtp.dropped events)`);
+      if (sc.rtploadFlows !== 2 * answered.length) problems.push(`rtpload ran ${sc.rtploadFlows} SRTP flows, not ${2 * answered.length}`);
+      if (sc.rtploadFailures) problems.push(`rtpload could not unprotect ${sc.rtploadFailures} packets`);
+    }
+    result.callrecMediaIo = callrec.mediaIo ?? null;
     result.callrecEvents = { ...callrec.events };
     result.callrecErrors = callrec.errors;
     result.sipUnexpected = peers.unexpected;
@@ -1247,10 +1401,13 @@ async function runStep(n, repeat, rtploadBin) {
 
 // ---------------------------------------------------------------- main
 
-function summarize(n, steps) {
+function summarize(n, variant, steps) {
   const pick = (f) => median(steps.map(f));
   return {
     n,
+    variant,
+    srtp: VARIANTS[variant].srtp,
+    callrecMediaIo: [...new Set(steps.map((s) => s.callrecMediaIo).filter(Boolean))].join(',') || null,
     repeats: steps.length,
     lossFreeRepeats: steps.filter((s) => s.lossFree).length,
     okRepeats: steps.filter((s) => s.ok).length,
@@ -1277,14 +1434,38 @@ function summarize(n, steps) {
     recordingErrors: pick((s) => s.recordings?.events['recording.error']),
     recordingsWaitSeconds: pick((s) => s.recordings?.waitedSeconds),
     generatorSocketDrops: pick((s) => s.rtp?.generatorSocketDrops),
+    // Filled in by addCpuRatios for SRTP variants: median CPU per call-second / plain's at the same N.
+    cpuRatioToPlain: null,
   };
 }
 
+/**
+ * For each SRTP variant at N: its median CPU per call-second over that of its
+ * plain counterpart (srtp -> plain, srtp-dgram -> plain-dgram) at the same N,
+ * and the median of the per-repeat ratios (the variants of one repeat ran
+ * back to back).
+ */
+function addCpuRatios(rows, stepsOf) {
+  for (const m of rows) {
+    if (!m.srtp) continue;
+    const plainName = VARIANTS[m.variant].plain;
+    const p = rows.find((x) => x.n === m.n && x.variant === plainName);
+    if (!p) continue;
+    m.cpuRatioPlainVariant = plainName;
+    m.cpuRatioToPlain = m.cpuMsPerCallSecond / p.cpuMsPerCallSecond;
+    const mine = stepsOf(m.variant);
+    const theirs = stepsOf(plainName);
+    m.cpuRatioPerRepeat = mine.map((s, k) => (theirs[k] ? s.cpu?.msPerCallSecond / theirs[k].cpu?.msPerCallSecond : Number.NaN));
+    m.cpuRatioPairedMedian = median(m.cpuRatioPerRepeat);
+  }
+}
+
 function printTable(rows) {
-  const header = ['N', 'loss-free', 'calls up', 'lost pkts', 'loss %', 'added p50 ms', 'added p99 ms', 'CPU ms/call-s',
-    'callrec core %', 'rtpload core %', 'others core %', 'RSS MiB', 'KB/call', 'recordings ok'];
+  const header = ['N', 'variant', 'loss-free', 'calls up', 'lost pkts', 'loss %', 'added p50 ms', 'added p99 ms', 'CPU ms/call-s',
+    'x plain', 'callrec core %', 'rtpload core %', 'others core %', 'RSS MiB', 'KB/call', 'recordings ok'];
   const cells = rows.map((m) => [
     String(m.n),
+    m.variant,
     `${m.lossFreeRepeats}/${m.repeats}`,
     fmt(m.answered, 0),
     fmt(m.lost, 0),
@@ -1292,6 +1473,7 @@ function printTable(rows) {
     fmt(m.addedP50Ms, 3),
     fmt(m.addedP99Ms, 3),
     fmt(m.cpuMsPerCallSecond, 3),
+    m.cpuRatioToPlain === null ? '' : fmt(m.cpuRatioToPlain, 2),
     fmt(m.callrecCorePercent, 0),
     fmt(m.rtploadCorePercent, 0),
     fmt(m.otherCorePercent, 0),
@@ -1300,16 +1482,17 @@ function printTable(rows) {
     `${fmt(m.recordingsComplete, 0)}/${m.n}${m.recordingErrors > 0 ? ` (${fmt(m.recordingErrors, 0)} err)` : ''}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (c) => c.map((x, i) => x.padStart(widths[i])).join('  ');
+  const line = (c) => c.map((x, i) => (i === 1 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
   console.log(line(header));
   for (const c of cells) console.log(line(c));
 }
 
 const started = new Date();
 tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'callrec-bench-media-'));
-const rtploadBin = compileRtpload(tmpRoot);
+const rtploadBins = compileRtpload(tmpRoot, variantNames.some((v) => VARIANTS[v].srtp));
 console.log(
   `bench-media: rtpload -> callrec -> rtpload, N ${nList.join(',')}${extend ? ` (then +${stepN} while loss-free, max ${maxN})` : ''}, ` +
+    `variants ${variantNames.join(',')}, ` +
     `${warmupSeconds} s warm-up + ${windowSeconds} s window, ${repeats} repeat(s), set-up ${cps} calls/s, ` +
     `rtpload sockets ${genSocketsPerSide === 0 ? 'one per call leg' : `${genSocketsPerSide} per side`}, ` +
     `nice ${niceValue ?? 'off'}, recording ${record ? 'on' : 'OFF (BENCH_RECORD=0)'}, ${os.cpus().length} CPUs`,
@@ -1318,59 +1501,81 @@ console.log(
 const allSteps = [];
 const summaries = [];
 const queue = [...nList];
+/** Variants still on the ladder: one that loses packets at some N leaves it (unless BENCH_KEEP_GOING=1). */
+let active = [...variantNames];
+const leftLadder = [];
 let stoppedBecause = null;
 for (let qi = 0; qi < queue.length; qi++) {
   const n = queue[qi];
-  const steps = [];
+  const running = [...active];
+  const stepsBy = new Map(running.map((v) => [v, []]));
+  // Interleaved: repeat r of every variant, one after another, before repeat r + 1.
   for (let r = 1; r <= repeats; r++) {
-    process.stdout.write(`N=${n} repeat ${r}/${repeats} ... `);
-    const attempt = async () => {
-      const before = await waitQuiet();
-      const st = await runStep(n, r, rtploadBin);
-      st.before = before;
-      const noisy = (st.cpu?.otherCorePercent ?? 0) / 100 > noiseLimitCores;
-      st.noisy = noisy;
-      if (!st.void && noisy && !st.lossFree && st.rtp) {
-        st.void = `packets lost while other jobs used ${fmt(st.cpu.otherCorePercent / 100, 2)} cores`;
+    for (const v of running) {
+      process.stdout.write(`N=${n} ${v} repeat ${r}/${repeats} ... `);
+      const attempt = async () => {
+        const before = await waitQuiet();
+        const st = await runStep(n, r, rtploadBins, v);
+        st.before = before;
+        const noisy = (st.cpu?.otherCorePercent ?? 0) / 100 > noiseLimitCores;
+        st.noisy = noisy;
+        if (!st.void && noisy && !st.lossFree && st.rtp) {
+          st.void = `packets lost while other jobs used ${fmt(st.cpu.otherCorePercent / 100, 2)} cores`;
+        }
+        return st;
+      };
+      let step = await attempt();
+      for (let retry = 1; step.void && retry <= 2; retry++) {
+        allSteps.push(step); // kept in the JSON, not counted
+        process.stdout.write(`VOID (${step.void}); again ... `);
+        step = await attempt();
       }
-      return st;
-    };
-    let step = await attempt();
-    for (let retry = 1; step.void && retry <= 2; retry++) {
-      allSteps.push(step); // kept in the JSON, not counted
-      process.stdout.write(`VOID (${step.void}); again ... `);
-      step = await attempt();
+      if (step.void) step.problems.push(`void after 3 attempts: ${step.void}`);
+      stepsBy.get(v).push(step);
+      allSteps.push(step);
+      const s = step;
+      const srtpNote = s.srtpCheck
+        ? `SRTP legs ${s.srtpCheck.callrecPbxLegs}+${s.srtpCheck.callrecProviderLegs}, ${s.srtpCheck.rtploadUnprotected} pkts unprotected, `
+        : '';
+      process.stdout.write(
+        s.rtp
+          ? `${s.setup.answered}/${n} calls, lost ${s.rtp.lost}/${s.rtp.sent}, added p50 ${fmt(s.addedLatencyMs.p50, 3)} ms ` +
+              `p99 ${fmt(s.addedLatencyMs.p99, 3)} ms, CPU ${fmt(s.cpu.msPerCallSecond, 3)} ms/call-s ` +
+              `(${fmt(s.cpu.callrecCorePercent, 0)} % core; others ${fmt(s.cpu.otherCorePercent, 0)} %), ${fmt(s.memory.kbPerCall, 0)} KB/call, ` +
+              srtpNote +
+              `recordings ${s.recordings?.complete ?? 0}/${n} (${fmt(s.recordings?.waitedSeconds, 1)} s after BYE)${s.problems.length ? ` [${s.problems.join('; ')}]` : ''}\n`
+          : `FAILED: ${s.problems.join('; ')}\n`,
+      );
     }
-    if (step.void) step.problems.push(`void after 3 attempts: ${step.void}`);
-    steps.push(step);
-    allSteps.push(step);
-    const s = step;
-    process.stdout.write(
-      s.rtp
-        ? `${s.setup.answered}/${n} calls, lost ${s.rtp.lost}/${s.rtp.sent}, added p50 ${fmt(s.addedLatencyMs.p50, 3)} ms ` +
-            `p99 ${fmt(s.addedLatencyMs.p99, 3)} ms, CPU ${fmt(s.cpu.msPerCallSecond, 3)} ms/call-s ` +
-            `(${fmt(s.cpu.callrecCorePercent, 0)} % core; others ${fmt(s.cpu.otherCorePercent, 0)} %), ${fmt(s.memory.kbPerCall, 0)} KB/call, ` +
-            `recordings ${s.recordings?.complete ?? 0}/${n} (${fmt(s.recordings?.waitedSeconds, 1)} s after BYE)${s.problems.length ? ` [${s.problems.join('; ')}]` : ''}\n`
-        : `FAILED: ${s.problems.join('; ')}\n`,
-    );
   }
-  const summary = summarize(n, steps);
-  summaries.push(summary);
-  const held = summary.lossFreeRepeats === summary.repeats;
-  if (!held && !keepGoing) {
-    stoppedBecause = `loss or failed calls at N=${n} (${summary.lossFreeRepeats}/${summary.repeats} repeats loss-free)`;
+  const rows = running.map((v) => summarize(n, v, stepsBy.get(v)));
+  addCpuRatios(rows, (v) => stepsBy.get(v) ?? []);
+  summaries.push(...rows);
+  for (const m of rows) {
+    if (m.lossFreeRepeats === m.repeats || keepGoing) continue;
+    active = active.filter((v) => v !== m.variant);
+    leftLadder.push({ variant: m.variant, n, why: `loss or failed calls at N=${n} (${m.lossFreeRepeats}/${m.repeats} repeats loss-free)` });
+  }
+  if (!active.length) {
+    stoppedBecause = variantNames.length > 1 ? 'every variant has left the ladder' : leftLadder[0].why;
     break;
   }
-  if (held && extend && qi === queue.length - 1 && n + stepN <= maxN) queue.push(n + stepN);
+  if (extend && qi === queue.length - 1 && n + stepN <= maxN) queue.push(n + stepN);
 }
 
-console.log(`\nmedians over ${repeats} repeat(s) per N (added latency = through callrec - direct loopback baseline):`);
+console.log(`\nmedians over ${repeats} repeat(s) per N and variant (added latency = through callrec - direct loopback baseline;`
+  + ' x plain = CPU per call-second over the plain variant\'s at that N):');
 printTable(summaries);
+if (variantNames.length > 1) for (const x of leftLadder) console.log(`${x.variant} left the ladder: ${x.why}`);
 if (stoppedBecause) console.log(`stopped: ${stoppedBecause}`);
-const held = summaries.filter((m) => m.lossFreeRepeats === m.repeats).map((m) => m.n);
-const maxHeld = held.length ? Math.max(...held) : null;
-console.log(`largest N loss-free in every repeat: ${maxHeld ?? 'none'}`);
-const at = summaries.find((m) => m.n === TARGETS.lossFreeCalls);
+const largestLossFree = {};
+for (const v of variantNames) {
+  const held = summaries.filter((m) => m.variant === v && m.lossFreeRepeats === m.repeats).map((m) => m.n);
+  largestLossFree[v] = held.length ? Math.max(...held) : null;
+}
+console.log(`largest N loss-free in every repeat: ${variantNames.map((v) => `${v} ${largestLossFree[v] ?? 'none'}`).join(', ')}`);
+const maxHeld = largestLossFree[variantNames[0]];
+const at = summaries.find((m) => m.n === TARGETS.lossFreeCalls && m.variant === 'plain');
 const targets = at
   ? {
       lossFreeAt1000: at.lossFreeRepeats === at.repeats,
@@ -1383,7 +1588,26 @@ const targets = at
   : null;
 if (targets) {
   console.log(
-    `targets at N=1000: ${Object.entries(targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}`,
+    `targets at N=1000 (plain): ${Object.entries(targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}`,
+  );
+}
+// SRTP targets: CPU per call-second at most 1.5x plain's at every N measured, no loss at N=500.
+const srtpTargets = {};
+for (const v of variantNames.filter((x) => VARIANTS[x].srtp)) {
+  const rows = summaries.filter((m) => m.variant === v);
+  const ratios = rows.filter((m) => Number.isFinite(m.cpuRatioToPlain)).map((m) => ({ n: m.n, ratio: m.cpuRatioToPlain }));
+  const at500 = rows.find((m) => m.n === SRTP_TARGETS.lossFreeCalls);
+  srtpTargets[v] = {
+    cpuRatios: ratios,
+    cpuRatioMet: ratios.length ? ratios.every((x) => x.ratio <= SRTP_TARGETS.maxCpuRatio) : null,
+    lossFreeAt500: at500 ? at500.lossFreeRepeats === at500.repeats : null,
+  };
+  const t = srtpTargets[v];
+  const verdict = (x) => (x === null ? 'not measured' : x ? 'met' : 'MISSED');
+  console.log(
+    `SRTP target (${v}): CPU per call-second <= ${SRTP_TARGETS.maxCpuRatio}x ${VARIANTS[v].plain}'s ` +
+      `${verdict(t.cpuRatioMet)}${ratios.length ? ` (${ratios.map((x) => `x${fmt(x.ratio, 2)} at N=${x.n}`).join(', ')})` : ''}; ` +
+      `loss-free at N=${SRTP_TARGETS.lossFreeCalls} ${verdict(t.lossFreeAt500)}`,
   );
 }
 
@@ -1410,12 +1634,15 @@ const report = {
   params: {
     callrec: CALLREC_BIN,
     nList, windowSeconds, warmupSeconds, repeats, cps, baselineSeconds, genSocketsPerSide, extend, stepN, maxN, nice: niceValue, record,
+    variants: Object.fromEntries(variantNames.map((v) => [v, VARIANTS[v]])),
     noiseLimitCores, quietWaitSeconds,
     ptimeMs: PTIME_MS, packetBytes: 172,
   },
-  targets: { ...TARGETS, metAt1000: targets },
+  targets: { ...TARGETS, metAt1000: targets, srtp: { ...SRTP_TARGETS, byVariant: srtpTargets } },
   summaries,
-  largestLossFreeN: maxHeld,
+  largestLossFreeN: maxHeld, // of the first variant
+  largestLossFreeByVariant: largestLossFree,
+  variantsLeftLadder: leftLadder,
   stoppedBecause,
   steps: allSteps,
 };
