@@ -59,8 +59,21 @@ clean:
 	rm -rf dist .tap
 
 # make bench-media  install, build, media benchmark: N concurrent calls with
-#                   G.711 RTP both ways through callrec (bench/media; needs gcc).
+#                   G.711 RTP both ways through callrec (bench/media; needs gcc,
+#                   and libsrtp2-dev for SRTP variants: installed here as root).
 #                   Quick run: BENCH_N=10,100 BENCH_REPEAT=1 BENCH_SECONDS=5 make bench-media
-.PHONY: bench-media
-bench-media: install build
+#                   SRTP beside plain: BENCH_VARIANTS=plain,srtp make bench-media
+.PHONY: bench-media bench-media-deps
+bench-media: install build bench-media-deps
 	node bench/media/run.mjs
+
+bench-media-deps:
+	@if [ ! -f /usr/include/srtp2/srtp.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing libsrtp2-dev (bench/media rtpload's SRTP)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y libsrtp2-dev; \
+	  else \
+	    echo "libsrtp2-dev missing (as root: apt-get install libsrtp2-dev); SRTP variants of bench-media cannot run"; \
+	  fi; \
+	fi
