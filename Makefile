@@ -1,6 +1,6 @@
 # callrec: build, test and run.
 #   make install    npm ci (when needed) + Debian test tools (as root)
-#   make build      compile TypeScript to dist/
+#   make build      compile TypeScript to dist/ and the media I/O addon to build/
 #   make test       install, build, run all tests (unit, then interop)
 #   make run        install, build, serve with var/callrec.yaml (written once)
 #   make bench-cps  install, build, calls-per-second benchmark (bench/cps)
@@ -41,8 +41,13 @@ install-debian:
 	  echo "missing tools:$$missing (as root: apt-get install $(DEB_PACKAGES)); tests that need them are skipped or fail"; \
 	fi
 
+# The native media I/O module (native/media_io.c, node-gyp): without a C
+# compiler callrec still runs, on Node's slower dgram sockets (logged at start).
 build:
 	npx tsc -p .
+	@npm run --silent build:native >build-native.log 2>&1 \
+	  && echo "native media I/O built (build/Release/media_io.node)" \
+	  || { tail -20 build-native.log; echo "native media I/O NOT built: callrec falls back to Node's dgram"; }
 
 run: install build
 	@mkdir -p $(dir $(CONFIG))
@@ -56,7 +61,7 @@ bench-cps: install build
 	node bench/cps/run.mjs
 
 clean:
-	rm -rf dist .tap
+	rm -rf dist .tap build build-native.log
 
 # make bench-media  install, build, media benchmark: N concurrent calls with
 #                   G.711 RTP both ways through callrec (bench/media; needs gcc,

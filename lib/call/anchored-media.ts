@@ -1,4 +1,4 @@
-import type { Socket } from 'node:dgram';
+import type { MediaSocket } from '../media/packet-io/media-socket.js';
 import type { Logger } from 'pino';
 import { MediaRelay } from '../media/media-relay.js';
 import type { PortPool } from '../media/port-pool.js';
@@ -307,16 +307,15 @@ function legKeys(leg: SrtpLeg | undefined): LegKeys | undefined {
  * protected with the leg's outbound SRTP context when the leg has one (and
  * not sent while its keys are pending).
  */
-function srtpAwareSocket(ep: RelayEndpoint): Socket {
+function srtpAwareSocket(ep: RelayEndpoint): Pick<MediaSocket, 'send'> {
   const socket = ep.pair.rtp;
-  const send = (packet: Buffer, port: number, host: string): void => {
-    const ctx = ep.srtpOut;
-    if (ctx !== undefined) socket.send(ctx.protectRtp(packet), port, host);
-    else if (!ep.srtpPending) socket.send(packet, port, host);
+  return {
+    send: (packet: Buffer, port: number, host: string): void => {
+      const ctx = ep.srtpOut;
+      if (ctx !== undefined) socket.send(ctx.protectRtp(packet), port, host);
+      else if (!ep.srtpPending) socket.send(packet, port, host);
+    },
   };
-  return new Proxy(socket, {
-    get: (target, prop) => (prop === 'send' ? send : Reflect.get(target, prop, target) as unknown),
-  });
 }
 
 function isSdp(contentType: string | undefined): boolean {

@@ -84,7 +84,7 @@ export class FeatureCodeService {
       ].join('\r\n'), 'application/sdp');
       tx.respond(res);
       let dest = { host: offer.host, port: offer.port };
-      pair.rtp.on('message', (_m, rinfo) => (dest = { host: rinfo.address, port: rinfo.port }));
+      pair.rtp.onPacket = (_m, source) => (dest = { host: source.address, port: source.port });
       const player = new PromptPlayer(pair.rtp, () => dest, codec.payloadType, parseInt(ua.random(4), 16));
       await player.play(g711Tones(codec.name === 'PCMA' ? 'pcma' : 'pcmu', ok ? CONFIRM : REFUSE));
       await this.byeLater(ua, req, tag, inbound, 0);

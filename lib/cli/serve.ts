@@ -17,6 +17,7 @@ import { RecordingLog } from '../store/recording-log.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PortPool } from '../media/port-pool.js';
+import { selectMediaIo } from '../media/packet-io/select-media-io.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
 import type { Config, PeerConfig } from '../config/index.js';
 import { TransportManager } from '../sip/transport/transport-manager.js';
@@ -67,7 +68,10 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
     pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport },
     provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
   });
-  const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
+  const mediaIo = selectMediaIo();
+  if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
+  else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
+  const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax, mediaIo.factory);
   const media = new AnchoredMedia(pool, config.media.host, logger, {}, { srtp: { pbx: config.pbx.srtp, provider: config.provider.srtp } });
   const membership = {
     isActive: (g: string, u: string) => log.groups.isActive(g, u),

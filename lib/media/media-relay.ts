@@ -1,4 +1,3 @@
-import type { RemoteInfo } from 'node:dgram';
 import type { RelayEndpoint, SrtpDropCounters } from './relay-endpoint.js';
 import type { SrtpContext, SrtpFailure } from './srtp/srtp-context.js';
 
@@ -69,11 +68,11 @@ export class MediaRelay {
   private wire(from: 0 | 1): void {
     const src = this.endpoints[from];
     const dst = this.endpoints[from === 0 ? 1 : 0];
-    src.pair.rtp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
+    src.pair.rtp.onPacket = (packet, source) => {
       const plain = this.unprotect(from, src, packet, false);
       if (plain === undefined) return;
       // Latched only on what authenticated: a forged packet cannot steer an SRTP leg's media.
-      src.latchRtp(rinfo.address, rinfo.port);
+      if (!src.rtpLatched) src.latchRtp(source.address, source.port);
       src.packetsIn++;
       src.bytesIn += packet.length;
       src.lastPacketAt = this.now();
@@ -93,11 +92,11 @@ export class MediaRelay {
         }
       }
       this.tap?.onRtp(from, plain, Date.now());
-    });
-    src.pair.rtcp.on('message', (packet: Buffer, rinfo: RemoteInfo) => {
+    };
+    src.pair.rtcp.onPacket = (packet, source) => {
       const plain = this.unprotect(from, src, packet, true);
       if (plain === undefined) return;
-      src.latchRtcp(rinfo.address, rinfo.port);
+      if (!src.rtcpLatched) src.latchRtcp(source.address, source.port);
       if (dst.remoteRtcpPort === 0 || dst.remoteHost === undefined) return;
       const outbound = dst.srtpOut;
       if (outbound === undefined) {
@@ -106,10 +105,7 @@ export class MediaRelay {
         const out = this.protect(outbound, plain, true, src);
         if (out !== undefined) dst.pair.rtcp.send(out, dst.remoteRtcpPort, dst.remoteHost);
       }
-    });
-    // Send errors (e.g. ICMP port unreachable on a connected path) must not crash the process.
-    src.pair.rtp.on('error', () => {});
-    src.pair.rtcp.on('error', () => {});
+    };
   }
 
   /**

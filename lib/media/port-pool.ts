@@ -1,11 +1,11 @@
-import dgram from 'node:dgram';
-import net from 'node:net';
+import { DgramSocketFactory } from './packet-io/dgram-media-socket.js';
+import type { MediaSocket, MediaSocketFactory } from './packet-io/media-socket.js';
 
 /** A bound RTP socket on an even port and its RTCP socket on the next odd port (RFC 3550 §11). */
 export interface SocketPair {
   rtpPort: number;
-  rtp: dgram.Socket;
-  rtcp: dgram.Socket;
+  rtp: MediaSocket;
+  rtcp: MediaSocket;
 }
 
 export class PortPoolExhaustedError extends Error {
@@ -24,7 +24,12 @@ export class PortPool {
   private readonly free: number[] = [];
   private readonly inUse = new Set<number>();
 
-  constructor(private readonly host: string, portMin: number, portMax: number) {
+  constructor(
+    private readonly host: string,
+    portMin: number,
+    portMax: number,
+    private readonly sockets: MediaSocketFactory = new DgramSocketFactory(),
+  ) {
     for (let p = portMin + (portMin % 2); p + 1 <= portMax; p += 2) this.free.push(p);
   }
 
@@ -42,10 +47,10 @@ export class PortPool {
       const port = this.free.shift();
       if (port === undefined) break;
       try {
-        const rtp = await this.bind(port);
-        let rtcp: dgram.Socket;
+        const rtp = await this.sockets.open(this.host, port, RECV_BUFFER);
+        let rtcp: MediaSocket;
         try {
-          rtcp = await this.bind(port + 1);
+          rtcp = await this.sockets.open(this.host, port + 1, RECV_BUFFER);
         } catch (err) {
           rtp.close();
           throw err;
@@ -59,25 +64,9 @@ export class PortPool {
     throw new PortPoolExhaustedError(`no free RTP port pair on ${this.host}`);
   }
 
-  private bind(port: number): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: net.isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER });
-    return new Promise((resolve, reject) => {
-      socket.once('error', (err) => {
-        socket.close();
-        reject(err);
-      });
-      socket.bind(port, this.host, () => {
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-    });
-  }
-
   /** Closes the sockets and returns the pair to the pool; idempotent. */
   release(pair: SocketPair): void {
     if (!this.inUse.delete(pair.rtpPort)) return;
-    pair.rtp.removeAllListeners('message');
-    pair.rtcp.removeAllListeners('message');
     pair.rtp.close();
     pair.rtcp.close();
     this.free.push(pair.rtpPort);

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:dgram';
+import type { MediaSocket } from './packet-io/media-socket.js';
 
 /** One 20 ms frame: 160 bytes of G.711 or G.722 (RFC 3551 §4.5: G.722's RTP clock is 8 kHz). */
 const FRAME_BYTES = 160;
@@ -15,7 +15,7 @@ export class PromptPlayer {
   private stopped = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Pick<MediaSocket, 'send'>,
     private readonly destination: () => { host: string; port: number } | undefined,
     private readonly payloadType: number,
     private readonly ssrc: number,

@@ -130,7 +130,16 @@ export class RelayEndpoint {
     };
   }
 
-  /** Latches once per SDP address; cheap enough for every packet. */
+  /** True once RTP latched onto the party's source (the relay asks before making the address text). */
+  get rtpLatched(): boolean {
+    return this.latchedRtp;
+  }
+
+  get rtcpLatched(): boolean {
+    return this.latchedRtcp;
+  }
+
+  /** Latches once per SDP address. */
   latchRtp(address: string, port: number): void {
     if (this.latchedRtp) return;
     this.latchedRtp = true;

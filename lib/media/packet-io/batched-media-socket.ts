@@ -1,0 +1,250 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MediaSocket, MediaSocketFactory, PacketHandler, PacketSource } from './media-socket.js';
+
+/** The native module (native/media_io.c); its header comment describes the shared areas. */
+interface MediaIoAddon {
+  init(callback: (count: number) => void, recvData: ArrayBuffer, recvMeta: ArrayBuffer, sendData: ArrayBuffer, sendMeta: ArrayBuffer, control: ArrayBuffer): void;
+  open(host: string, port: number, receiveBufferBytes: number): number;
+  close(fd: number): void;
+  flush(): void;
+  parseAddress(host: string, out: Int32Array): number;
+  formatAddress(family: number, a0: number, a1: number, a2: number, a3: number): string;
+  constants: Record<'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED', number>;
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+const ADDON_PATH = path.join(ROOT, 'build', 'Release', 'media_io.node');
+
+/** A destination parsed once (SDP addresses change rarely; packets go to the same one all call long). */
+interface Destination {
+  host: string;
+  family: number;
+  a0: number;
+  a1: number;
+  a2: number;
+  a3: number;
+}
+
+/** The source of the datagram being handled; its address text is made only when asked for (latching). */
+class BatchSource implements PacketSource {
+  family = 4;
+  port = 0;
+  a0 = 0;
+  a1 = 0;
+  a2 = 0;
+  a3 = 0;
+  constructor(private readonly addon: MediaIoAddon) {}
+  get address(): string {
+    return this.addon.formatAddress(this.family, this.a0, this.a1, this.a2, this.a3);
+  }
+}
+
+/**
+ * The process-wide batched packet engine: every media socket is in one
+ * epoll set; per wake-up the addon drains all ready sockets with recvmmsg
+ * and calls `onBatch` once; sends queued during the batch go out with
+ * sendmmsg after it. A relayed packet is sent straight from the receive
+ * area (no copy); other packets are copied into the send area.
+ */
+class BatchEngine {
+  private readonly c: MediaIoAddon['constants'];
+  private readonly recvData: Buffer;
+  private readonly recvMeta: Int32Array;
+  private readonly sendData: Buffer;
+  private readonly sendMeta: Int32Array;
+  private readonly control: Int32Array;
+  private readonly sockets: (BatchedMediaSocket | undefined)[] = [];
+  private readonly source: BatchSource;
+  private inBatch = false;
+  /** Datagrams a handler threw on (a bug, logged by whoever reads it): the batch goes on. */
+  handlerErrors = 0;
+  lastHandlerError: unknown;
+
+  constructor(readonly addon: MediaIoAddon) {
+    const c = (this.c = addon.constants);
+    const recvData = new ArrayBuffer(c.RECV_SLOTS * c.SLOT_BYTES);
+    const recvMeta = new ArrayBuffer(c.RECV_SLOTS * c.RECV_FIELDS * 4);
+    const sendData = new ArrayBuffer(c.SEND_SLOTS * c.SLOT_BYTES);
+    const sendMeta = new ArrayBuffer(c.SEND_SLOTS * c.SEND_FIELDS * 4);
+    const control = new ArrayBuffer(c.CONTROL_FIELDS * 4);
+    this.recvData = Buffer.from(recvData);
+    this.recvMeta = new Int32Array(recvMeta);
+    this.sendData = Buffer.from(sendData);
+    this.sendMeta = new Int32Array(sendMeta);
+    this.control = new Int32Array(control);
+    this.source = new BatchSource(addon);
+    addon.init((count) => this.onBatch(count), recvData, recvMeta, sendData, sendMeta, control);
+  }
+
+  open(host: string, port: number, receiveBufferBytes: number): BatchedMediaSocket {
+    const fd = this.addon.open(host, port, receiveBufferBytes);
+    const socket = new BatchedMediaSocket(this, fd, port);
+    this.sockets[fd] = socket;
+    return socket;
+  }
+
+  close(socket: BatchedMediaSocket): void {
+    if (this.sockets[socket.fd] !== socket) return;
+    this.sockets[socket.fd] = undefined;
+    this.addon.close(socket.fd);
+  }
+
+  destination(host: string): Destination {
+    const out = new Int32Array(5);
+    const family = this.addon.parseAddress(host, out);
+    if (family === 0) throw new TypeError(`not an IP address: ${host}`);
+    return { host, family, a0: out[1]!, a1: out[2]!, a2: out[3]!, a3: out[4]! };
+  }
+
+  /** Hot path: the packets of one wake-up, in slots 0..count-1. */
+  private onBatch(count: number): void {
+    const meta = this.recvMeta;
+    const fields = this.c.RECV_FIELDS;
+    const slot = this.c.SLOT_BYTES;
+    const source = this.source;
+    this.inBatch = true;
+    try {
+      for (let i = 0, m = 0; i < count; i++, m += fields) {
+        const length = meta[m + 1]!;
+        if (length < 0) continue; // longer than a slot: not RTP audio, dropped (counted by the addon)
+        const socket = this.sockets[meta[m]!];
+        const handler = socket?.onPacket;
+        if (handler === undefined) continue;
+        source.family = meta[m + 2]!;
+        source.port = meta[m + 3]!;
+        source.a0 = meta[m + 4]!;
+        source.a1 = meta[m + 5]!;
+        source.a2 = meta[m + 6]!;
+        source.a3 = meta[m + 7]!;
+        try {
+          handler(this.recvData.subarray(i * slot, i * slot + length), source);
+        } catch (err) {
+          this.handlerErrors++;
+          this.lastHandlerError = err;
+        }
+      }
+    } finally {
+      this.inBatch = false;
+    }
+  }
+
+  /** Queues one datagram; outside a batch (timers: prompts, tones) it goes out at once. */
+  send(fd: number, packet: Buffer, port: number, dest: Destination): void {
+    const ctl = this.control;
+    const c = this.c;
+    if (packet.length > c.SLOT_BYTES) return;
+    let n = ctl[c.CTL_SEND_COUNT]!;
+    if (n >= c.SEND_SLOTS) {
+      this.addon.flush();
+      n = 0;
+    }
+    let area: number;
+    let offset: number;
+    if (packet.buffer === this.recvData.buffer) {
+      area = 0;
+      offset = packet.byteOffset;
+    } else {
+      let used = ctl[c.CTL_SEND_USED]!;
+      if (used + packet.length > c.SEND_SLOTS * c.SLOT_BYTES) {
+        this.addon.flush();
+        n = 0;
+        used = 0;
+      }
+      packet.copy(this.sendData, used);
+      area = 1;
+      offset = used;
+      ctl[c.CTL_SEND_USED] = used + packet.length;
+    }
+    const m = this.sendMeta;
+    const base = n * c.SEND_FIELDS;
+    m[base] = fd;
+    m[base + 1] = area;
+    m[base + 2] = offset;
+    m[base + 3] = packet.length;
+    m[base + 4] = dest.family;
+    m[base + 5] = port;
+    m[base + 6] = dest.a0;
+    m[base + 7] = dest.a1;
+    m[base + 8] = dest.a2;
+    m[base + 9] = dest.a3;
+    ctl[c.CTL_SEND_COUNT] = n + 1;
+    if (!this.inBatch) this.addon.flush();
+  }
+
+  /** Counters of the engine (for status and benchmarks). */
+  get stats(): { batches: number; received: number; sendErrors: number; truncated: number; handlerErrors: number } {
+    const ctl = this.control;
+    const c = this.c;
+    return {
+      batches: ctl[c.CTL_BATCHES]! >>> 0,
+      received: ctl[c.CTL_RECEIVED]! >>> 0,
+      sendErrors: ctl[c.CTL_SEND_ERRORS]! >>> 0,
+      truncated: ctl[c.CTL_TRUNCATED]! >>> 0,
+      handlerErrors: this.handlerErrors,
+    };
+  }
+}
+
+class BatchedMediaSocket implements MediaSocket {
+  onPacket: PacketHandler | undefined;
+  private dest: Destination | undefined;
+  private closed = false;
+
+  constructor(private readonly engine: BatchEngine, readonly fd: number, readonly port: number) {}
+
+  send(packet: Buffer, port: number, host: string): void {
+    if (this.closed) return;
+    let dest = this.dest;
+    if (dest === undefined || dest.host !== host) {
+      try {
+        dest = this.dest = this.engine.destination(host);
+      } catch {
+        return; // not an IP literal: nothing can be sent there
+      }
+    }
+    this.engine.send(this.fd, packet, port, dest);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onPacket = undefined;
+    this.engine.close(this);
+  }
+}
+
+let engine: BatchEngine | undefined;
+
+/** Media sockets on the batched engine (Linux, native addon built). */
+export class BatchedSocketFactory implements MediaSocketFactory {
+  readonly name = 'batched';
+
+  private constructor(private readonly engine: BatchEngine) {}
+
+  /** The factory, or the reason the addon cannot be used. */
+  static load(addonPath = ADDON_PATH): BatchedSocketFactory | Error {
+    if (engine === undefined) {
+      try {
+        const require = createRequire(import.meta.url);
+        engine = new BatchEngine(require(addonPath) as MediaIoAddon);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    return new BatchedSocketFactory(engine);
+  }
+
+  get stats(): BatchEngine['stats'] {
+    return this.engine.stats;
+  }
+
+  open(host: string, port: number, receiveBufferBytes: number): Promise<MediaSocket> {
+    try {
+      return Promise.resolve(this.engine.open(host, port, receiveBufferBytes));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Where a datagram came from. The object may be reused for the next
+ * datagram: read it during the handler call, do not keep it.
+ */
+export interface PacketSource {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * Called for each datagram. `packet` is valid only during the call (its
+ * memory is reused for later datagrams): copy what must be kept. Passing it
+ * (or a part of it) to `send` during the call is fine.
+ */
+export type PacketHandler = (packet: Buffer, source: PacketSource) => void;
+
+/**
+ * A bound UDP socket of the media plane (one RTP or RTCP port). The relay
+ * and everything above it see only this, so how datagrams are moved (Node's
+ * dgram, or batched system calls) is decided in one place.
+ */
+export interface MediaSocket {
+  readonly port: number;
+  /** The one receiver of this socket's datagrams; undefined drops them. */
+  onPacket: PacketHandler | undefined;
+  /** Sends a datagram; errors (full buffer, unreachable) drop it silently, as UDP does. */
+  send(packet: Buffer, port: number, host: string): void;
+  close(): void;
+}
+
+/** Opens media sockets on one backend. */
+export interface MediaSocketFactory {
+  /** "batched" or "dgram", for the start-up log. */
+  readonly name: string;
+  /** Binds host:port; rejects (e.g. EADDRINUSE) when it cannot. */
+  open(host: string, port: number, receiveBufferBytes: number): Promise<MediaSocket>;
+}

@@ -1,0 +1,25 @@
+import { BatchedSocketFactory } from './batched-media-socket.js';
+import { DgramSocketFactory } from './dgram-media-socket.js';
+import type { MediaSocketFactory } from './media-socket.js';
+
+export interface MediaIoChoice {
+  factory: MediaSocketFactory;
+  /** Why the batched engine is not used, when it is not. */
+  reason?: string;
+}
+
+/**
+ * The batched engine (native addon, Linux) when it loads, else Node's
+ * dgram. CALLREC_MEDIA_IO=dgram forces dgram (to compare the two, or to
+ * rule the addon out when diagnosing); =batched makes a missing addon an
+ * error instead of a fallback.
+ */
+export function selectMediaIo(env: NodeJS.ProcessEnv = process.env): MediaIoChoice {
+  const wanted = env['CALLREC_MEDIA_IO'];
+  if (wanted === 'dgram') return { factory: new DgramSocketFactory(), reason: 'CALLREC_MEDIA_IO=dgram' };
+  if (process.platform !== 'linux') return { factory: new DgramSocketFactory(), reason: `batched media I/O needs Linux (this is ${process.platform})` };
+  const batched = BatchedSocketFactory.load();
+  if (!(batched instanceof Error)) return { factory: batched };
+  if (wanted === 'batched') throw new Error(`CALLREC_MEDIA_IO=batched but the native module does not load: ${batched.message}`);
+  return { factory: new DgramSocketFactory(), reason: `native media module not loaded (${batched.message}); run make build` };
+}

@@ -1,0 +1,180 @@
+/**
+ * The batched packet engine (native/media_io.c) on real loopback sockets:
+ * bursts larger than one batch, many sockets at once, IPv6, a socket closed
+ * while its packets are in the batch, sends outside a batch, oversized
+ * datagrams and a throwing handler. Each check compares against what a
+ * plain dgram socket sent or received.
+ */
+import t from 'tap';
+import dgram from 'node:dgram';
+import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
+import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
+
+const loaded = BatchedSocketFactory.load();
+if (loaded instanceof Error) {
+  t.fail(`native media module does not load: ${loaded.message}`);
+  process.exit();
+}
+const factory = loaded;
+
+const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+async function peer(type: 'udp4' | 'udp6' = 'udp4'): Promise<dgram.Socket> {
+  // A large receive buffer: the engine answers a burst faster than a default-sized buffer takes it.
+  const s = dgram.createSocket({ type, recvBufferSize: 8 << 20 });
+  await new Promise<void>((r) => s.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', r));
+  return s;
+}
+
+let nextPort = 43600;
+async function open(host = '127.0.0.1'): Promise<MediaSocket> {
+  for (;;) {
+    const port = nextPort++;
+    try {
+      return await factory.open(host, port, 1 << 20);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+const datagram = (i: number, length = 172): Buffer => {
+  const b = Buffer.alloc(length, i & 0xff);
+  b.writeUInt32BE(i, 0);
+  return b;
+};
+
+t.test('a burst of 1,000 datagrams (four batches) arrives complete, in order, bit-exact', async (t) => {
+  const s = await open();
+  const p = await peer();
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  const got: Buffer[] = [];
+  s.onPacket = (packet) => got.push(Buffer.from(packet));
+  for (let i = 0; i < 1000; i++) p.send(datagram(i), s.port, '127.0.0.1');
+  await until(() => got.length === 1000);
+  t.ok(got.every((b, i) => b.equals(datagram(i))), 'every datagram as sent, in order');
+});
+
+t.test('300 sockets each relaying to a peer: every datagram echoed from its own port, unchanged', async (t) => {
+  const sockets: MediaSocket[] = [];
+  for (let i = 0; i < 300; i++) sockets.push(await open());
+  const p = await peer();
+  t.teardown(() => {
+    for (const s of sockets) s.close();
+    p.close();
+  });
+  for (const s of sockets) s.onPacket = (packet, source) => s.send(packet, source.port, source.address);
+  const echoed = new Map<number, Buffer[]>();
+  p.on('message', (m, rinfo) => {
+    const list = echoed.get(rinfo.port) ?? [];
+    list.push(m);
+    echoed.set(rinfo.port, list);
+  });
+  for (let round = 0; round < 3; round++) for (const [i, s] of sockets.entries()) p.send(datagram(i * 10 + round), s.port, '127.0.0.1');
+  await until(() => [...echoed.values()].reduce((n, l) => n + l.length, 0) === 900);
+  t.equal(echoed.size, 300, 'an answer from each socket');
+  t.ok(sockets.every((s, i) => echoed.get(s.port)!.every((m, round) => m.equals(datagram(i * 10 + round)))), 'each from its own port, bit-exact, in order');
+});
+
+t.test('IPv6: the source address is reported and sends reach it', async (t) => {
+  const s = await open('::1');
+  const p = await peer('udp6');
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  const sources: string[] = [];
+  s.onPacket = (packet, source) => {
+    sources.push(`[${source.address}]:${source.port}`);
+    s.send(packet, source.port, source.address);
+  };
+  const back: Buffer[] = [];
+  p.on('message', (m) => back.push(m));
+  p.send(datagram(7), s.port, '::1');
+  await until(() => back.length === 1);
+  t.same(sources, [`[::1]:${p.address().port}`]);
+  t.same(back[0], datagram(7));
+});
+
+t.test('sends outside a batch (prompts, tones) go out at once; packets built elsewhere are copied', async (t) => {
+  const s = await open();
+  const p = await peer();
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  const got: Buffer[] = [];
+  p.on('message', (m) => got.push(m));
+  const own = datagram(42, 300);
+  s.send(own, p.address().port, '127.0.0.1');
+  own.fill(0); // the engine copied it when queued
+  await until(() => got.length === 1);
+  t.same(got[0], datagram(42, 300));
+  s.send(datagram(1), p.address().port, 'not-an-address');
+  t.pass('a non-IP destination is dropped without throwing');
+});
+
+t.test('a socket closed by a handler gets no more of the batch; the others go on', async (t) => {
+  const a = await open();
+  const b = await open();
+  const p = await peer();
+  t.teardown(() => {
+    b.close();
+    p.close();
+  });
+  let toA = 0;
+  let toB = 0;
+  a.onPacket = () => {
+    toA++;
+    a.close();
+  };
+  b.onPacket = () => toB++;
+  for (let i = 0; i < 5; i++) {
+    p.send(datagram(i), a.port, '127.0.0.1');
+    p.send(datagram(i), b.port, '127.0.0.1');
+  }
+  await until(() => toB === 5);
+  t.equal(toA, 1, 'nothing after the close');
+  a.close();
+  t.pass('closing twice is harmless');
+});
+
+t.test('oversized datagrams are dropped and counted; a throwing handler does not stop the batch', async (t) => {
+  const s = await open();
+  const p = await peer();
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  const before = factory.stats;
+  const got: number[] = [];
+  s.onPacket = (packet) => {
+    const i = packet.readUInt32BE(0);
+    if (i === 2) throw new Error('handler bug');
+    got.push(i);
+  };
+  p.send(datagram(1), s.port, '127.0.0.1');
+  p.send(Buffer.alloc(4000, 1), s.port, '127.0.0.1');
+  p.send(datagram(2), s.port, '127.0.0.1');
+  p.send(datagram(3), s.port, '127.0.0.1');
+  await until(() => got.length === 2);
+  t.same(got, [1, 3]);
+  const after = factory.stats;
+  t.equal(after.truncated - before.truncated, 1, 'the 4,000-byte datagram counted as truncated');
+  t.equal(after.handlerErrors - before.handlerErrors, 1, 'the throwing handler counted');
+});
+
+t.test('a port in use is refused with EADDRINUSE', async (t) => {
+  const s = await open();
+  t.teardown(() => s.close());
+  await t.rejects(factory.open('127.0.0.1', s.port, 0), { code: 'EADDRINUSE' });
+});
