@@ -13,7 +13,8 @@
  *                 a=crypto AES_CM_128_HMAC_SHA1_80 line (random key per call)
  *                 as PBX; the config sets provider srtp: sdes, so callrec offers
  *                 SRTP toward the provider, and the driver answers with its own
- *                 key. rtpload (built with libsrtp2) protects what each side
+ *                 key. rtpload (built with -DRTPLOAD_SRTP, on OpenSSL libcrypto)
+ *                 protects what each side
  *                 sends with that side's key and authenticates and decrypts
  *                 what arrives with the key callrec announced for that leg
  *                 (RFC 3711), then counts loss and latency as for plain. The
@@ -55,7 +56,8 @@
  * when no variant is left. Results: bench/media/results-<date>.json.
  *
  * Needs gcc and a build (make bench-media builds first); SRTP variants need
- * libsrtp2 (Debian libsrtp2-dev; make bench-media installs it when run as root).
+ * OpenSSL's libcrypto headers (Debian libssl-dev; make bench-media installs
+ * it when run as root).
  *
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
@@ -465,7 +467,7 @@ function bindUdp(port = 0) {
 
 // ---------------------------------------------------------------- rtpload
 
-/** The plain build; with `srtp` also the SRTP build (libsrtp2), which only SRTP variants use. */
+/** The plain build; with `srtp` also the SRTP build (OpenSSL libcrypto), which only SRTP variants use. */
 function compileRtpload(dir, srtp) {
   const build = (name, extra, hint) => {
     const out = path.join(dir, name);
@@ -482,8 +484,8 @@ function compileRtpload(dir, srtp) {
   return {
     plain: build('rtpload', { cflags: [], libs: [] }, ''),
     srtp: srtp
-      ? build('rtpload-srtp', { cflags: ['-DRTPLOAD_SRTP'], libs: ['-lsrtp2'] },
-        ' with SRTP (needs libsrtp2: Debian libsrtp2-dev; make bench-media installs it when run as root)')
+      ? build('rtpload-srtp', { cflags: ['-DRTPLOAD_SRTP'], libs: ['-lcrypto'] },
+        ' with SRTP (needs OpenSSL libcrypto headers: Debian libssl-dev; make bench-media installs it when run as root)')
       : null,
   };
 }
