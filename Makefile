@@ -65,7 +65,7 @@ clean:
 
 # make bench-media  install, build, media benchmark: N concurrent calls with
 #                   G.711 RTP both ways through callrec (bench/media; needs gcc,
-#                   and libsrtp2-dev for SRTP variants: installed here as root).
+#                   and libssl-dev for SRTP variants: installed here as root).
 #                   Quick run: BENCH_N=10,100 BENCH_REPEAT=1 BENCH_SECONDS=5 make bench-media
 #                   SRTP beside plain: BENCH_VARIANTS=plain,srtp make bench-media
 .PHONY: bench-media bench-media-deps
@@ -73,12 +73,12 @@ bench-media: install build bench-media-deps
 	node bench/media/run.mjs
 
 bench-media-deps:
-	@if [ ! -f /usr/include/srtp2/srtp.h ]; then \
+	@if [ ! -f /usr/include/openssl/evp.h ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing libsrtp2-dev (bench/media rtpload's SRTP)"; \
+	    echo "installing libssl-dev (bench/media rtpload's SRTP)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y libsrtp2-dev; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y libssl-dev; \
 	  else \
-	    echo "libsrtp2-dev missing (as root: apt-get install libsrtp2-dev); SRTP variants of bench-media cannot run"; \
+	    echo "libssl-dev missing (as root: apt-get install libssl-dev); SRTP variants of bench-media cannot run"; \
 	  fi; \
 	fi
