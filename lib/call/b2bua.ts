@@ -8,7 +8,8 @@ import { ALLOW_HEADER } from './allow.js';
 import { dialogKey, type CallContext, type CallObserver, type Credentials } from './call-context.js';
 import { Call, newCallKey } from './call.js';
 import { passThroughSdp, type SessionDescriptionHandler } from './session-description-handler.js';
-import type { Side, TrunkPeers } from './trunk-peers.js';
+import { describeDowngrade, onwardSecurity } from './transport-security.js';
+import { otherSide, type Side, type TrunkPeers } from './trunk-peers.js';
 
 export interface B2buaOptions {
   peers: TrunkPeers;
@@ -141,6 +142,22 @@ export class B2bua implements UserAgentDelegate {
       return;
     }
     if (this.options.localService?.(this.context.ua, side, tx, req, inbound) === true) return;
+    const onwardSide = otherSide(side);
+    const verdict = onwardSecurity(req, inbound.source.protocol, this.options.peers.peer(onwardSide));
+    if (verdict.kind === 'refuse') {
+      this.options.logger.warn(
+        { event: 'call.refused', status: verdict.status, callId: req.callId, side, onward: onwardSide, reason: verdict.explanation },
+        `call refused with ${verdict.status}: ${verdict.explanation}`,
+      );
+      tx.respond(createResponse(req, verdict.status, verdict.reason, tag).set('Warning', verdict.warning));
+      return;
+    }
+    if (verdict.downgrade !== undefined) {
+      this.options.logger.warn(
+        { event: 'call.downgraded', callId: req.callId, side: onwardSide, arrivedOver: inbound.source.protocol, ...verdict.downgrade },
+        describeDowngrade(onwardSide, verdict.downgrade),
+      );
+    }
     void this.prepareAndStart(side, tx, req, inbound, tag);
   }
 

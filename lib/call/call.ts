@@ -3,7 +3,8 @@ import { ReliableProvisionalSender } from '../sip/dialog/reliable-provisional-se
 import { TwoXxRetransmitter } from '../sip/dialog/two-xx-retransmitter.js';
 import { createResponse, SipRequest, type SipResponse } from '../sip/message/message.js';
 import { buildCancel, type ClientTransaction, type InviteServerTransaction, type ServerTransaction } from '../sip/transaction/index.js';
-import { isReliable, type Inbound } from '../sip/transport/transport.js';
+import { formatAddress, isReliable, type Inbound } from '../sip/transport/transport.js';
+import { TlsConnectError } from '../sip/message/errors.js';
 import { formatHostPort } from '../sip/user-agent.js';
 import { readAudioStream, restrictCodecs } from '../sdp/audio-stream.js';
 import { dialogKey, type CallContext } from './call-context.js';
@@ -59,6 +60,12 @@ export class Call {
   /** A 2xx from B whose ACK must wait for A's ACK (delayed offer: the ACK carries the answer). */
   private bAckAwaitingAnswer: SipResponse | undefined;
   readonly relay: DialogRelay;
+  /**
+   * The caller asked for SIPS (a sips: Request-URI, RFC 3261 §19.1): the
+   * B-leg is sips: too (B2bua refuses the call when that side is not TLS,
+   * unless configured to downgrade), and our Contacts are sips: URIs.
+   */
+  readonly sips: boolean;
 
   constructor(
     private readonly ctx: CallContext,
@@ -69,6 +76,7 @@ export class Call {
     private readonly aInbound: Inbound,
   ) {
     this.direction = directionFrom(aSide);
+    this.sips = /^sips:/i.test(aInvite.uri);
     this.bSide = otherSide(aSide);
     this.startedAt = ctx.ua.clock.wallNow();
     this.caller = partyOf(aInvite.get('P-Asserted-Identity') !== undefined ? aInvite.getAll('P-Asserted-Identity')[0] : aInvite.get('From'));
@@ -102,16 +110,18 @@ export class Call {
     const peer = this.ctx.peers.peer(this.bSide);
     const hostPort = formatHostPort(peer);
     const local = this.ctx.ua.localAddress(peer.transport);
-    const scheme = peer.transport === 'tls' ? 'sips' : 'sip';
+    // RFC 3261 §26.2.2: sips: only carries on a SIPS request (over TLS); a TLS leg of a sip: call says
+    // transport=tls instead (RFC 5630 §3.3: sips: is a promise about the rest of the path).
+    const scheme = peer.transport === 'tls' && this.sips ? 'sips' : 'sip';
     const user = requestUser(this.aInvite);
-    const transportParam = peer.transport === 'tcp' ? ';transport=tcp' : '';
+    const transportParam = peer.transport === 'udp' || scheme === 'sips' ? '' : `;transport=${peer.transport}`;
     const req = new SipRequest('INVITE', `${scheme}:${user !== undefined ? `${user}@` : ''}${hostPort}${transportParam}`);
     req.append('From', `${formatParty(partyOf(this.aInvite.get('From')), formatHostPort(local), scheme)};tag=${this.bFromTag}`);
     req.append('To', formatParty(partyOf(this.aInvite.get('To')), hostPort, scheme));
     req.append('Call-ID', this.bCallId);
     req.append('CSeq', '1 INVITE');
     req.append('Max-Forwards', String(Number(this.aInvite.get('Max-Forwards') ?? '70') - 1));
-    req.append('Contact', this.ctx.ua.contact(peer.transport));
+    req.append('Contact', this.ctx.ua.contact(peer.transport, 'callrec', this.sips));
     copyHeaders(this.aInvite, req, CARRIED_REQUEST_HEADERS);
     req.append('Allow', ALLOW_HEADER);
     // 100rel is negotiated per leg: we PRACK the B-leg ourselves (RFC 3262 §4).
@@ -128,7 +138,7 @@ export class Call {
     this.ctx.bindDialog(dialogKey(this.bCallId, this.bFromTag), this, this.bSide);
     this.ctx.logger.info({
       event: 'call.start', callId: this.aCallId, bCallId: this.bCallId, direction: this.direction,
-      from: this.caller.user, to: this.callee.user, source: this.aInbound.source,
+      from: this.caller.user, to: this.callee.user, source: this.aInbound.source, aUri: this.aInvite.uri, bUri: this.bInvite.uri,
     }, 'call start');
     const prompt = this.ctx.observer.promptFor?.(this);
     if (prompt === undefined) {
@@ -174,7 +184,7 @@ export class Call {
     this.aEarlyAnswer = answer;
     const res = createResponse(this.aInvite, 183, 'Session Progress', this.aTag);
     for (const rr of this.aInvite.getAll('Record-Route')) res.append('Record-Route', rr);
-    res.append('Contact', this.ctx.ua.contact(this.aInbound.local.protocol));
+    res.append('Contact', this.ctx.ua.contact(this.aInbound.local.protocol, 'callrec', this.sips));
     res.setBody(answer, 'application/sdp');
     this.state = 'early';
     if (this.aReliable !== undefined) this.aReliable.sendReliably(res);
@@ -192,7 +202,13 @@ export class Call {
       onResponse: (res) => this.onBResponse(res),
       onTimeout: () => this.onBFailure(408, 'Request Timeout'),
       onTransportError: (err) => {
-        this.ctx.logger.warn({ event: 'sip.transport-error', callId: this.aCallId, err: err.message }, 'B-leg unreachable');
+        // A TLS peer whose certificate does not verify is unreachable like any other: 503 to the
+        // caller, and never a retry in plain text (RFC 3261 §26.2.2, RFC 5922 §7.2).
+        const peer = this.ctx.peers.address(this.bSide);
+        this.ctx.logger.warn({
+          event: 'call.peer-unreachable', callId: this.aCallId, side: this.bSide, peer, reason: err.message,
+          ...(err instanceof TlsConnectError ? { tlsCode: err.code, verification: err.verification } : {}),
+        }, `${this.bSide} unreachable (${formatAddress(peer)}): ${err.message}; caller gets 503`);
         this.onBFailure(503, 'Service Unavailable');
       },
     }, (retried, tx) => {
@@ -242,7 +258,7 @@ export class Call {
     copyHeaders(res, out, CARRIED_RESPONSE_HEADERS);
     if (res.status < 300) {
       for (const rr of this.aInvite.getAll('Record-Route')) out.append('Record-Route', rr);
-      out.append('Contact', this.ctx.ua.contact(this.aInbound.local.protocol));
+      out.append('Contact', this.ctx.ua.contact(this.aInbound.local.protocol, 'callrec', this.sips));
       out.append('Allow', ALLOW_HEADER);
     }
     if (res.status >= 300 && res.status < 400) copyHeaders(res, out, ['Contact']);

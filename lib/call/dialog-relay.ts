@@ -87,7 +87,7 @@ export class DialogRelay {
     out.set('Max-Forwards', String(mf - 1));
     copyHeaders(req, out, CARRIED_DIALOG_HEADERS);
     if (offerAnswer) {
-      out.append('Contact', this.ctx.ua.contact(this.ctx.peers.peer(toSide).transport));
+      out.append('Contact', this.ctx.ua.contact(this.ctx.peers.peer(toSide).transport, 'callrec', this.call.sips));
       out.append('Allow', ALLOW_HEADER);
     }
     const type = req.get('Content-Type');
@@ -138,7 +138,7 @@ export class DialogRelay {
     const offerAnswer = req.method === 'INVITE' || req.method === 'UPDATE';
     if (success && offerAnswer) {
       toDialog.confirm(res); // §12.2.1.2: target refresh
-      out.append('Contact', this.ctx.ua.contact(this.ctx.peers.peer(fromSide).transport));
+      out.append('Contact', this.ctx.ua.contact(this.ctx.peers.peer(fromSide).transport, 'callrec', this.call.sips));
     }
     if (res.body.length > 0) {
       const type = res.get('Content-Type');

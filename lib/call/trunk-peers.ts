@@ -10,6 +10,13 @@ export interface TrunkPeer {
   host: string;
   port: number;
   transport: TransportProtocol;
+  /** What callrec offers toward this side (config `srtp`); default off. */
+  srtp?: 'off' | 'sdes' | undefined;
+  /**
+   * A sips: request that must go on to this side over UDP or TCP (config
+   * `sips`): refused (the default, RFC 5630) or downgraded to sip:.
+   */
+  sips?: 'refuse' | 'downgrade' | undefined;
 }
 
 export function otherSide(side: Side): Side {

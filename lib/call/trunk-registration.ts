@@ -44,7 +44,7 @@ export class TrunkRegistration {
     req.append('To', aor);
     req.append('Call-ID', this.callId);
     req.append('CSeq', `${++this.seq} REGISTER`);
-    req.append('Contact', this.ctx.ua.contact(peer.transport, this.username));
+    req.append('Contact', this.ctx.ua.contact(peer.transport, this.username, scheme === 'sips'));
     req.append('Expires', String(expires));
     sendAuthenticated(this.ctx, 'provider', req, {
       onResponse: (res) => this.onResponse(res, expires),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
 import { B2bua } from '../call/b2bua.js';
 import { TrunkPeers, type Side } from '../call/trunk-peers.js';
 import { AnchoredMedia } from '../call/anchored-media.js';
@@ -65,9 +66,13 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   if (recovered > 0) logger.warn({ event: 'recording.recovered', spools: recovered }, 'spools of a previous run finalized');
   delivery.start();
   const peers = new TrunkPeers({
-    pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport },
-    provider: { host: config.provider.host, port: config.provider.port, transport: config.provider.transport },
+    pbx: { host: config.pbx.host, port: config.pbx.port, transport: config.pbx.transport, srtp: config.pbx.srtp, sips: config.pbx.sips },
+    provider: {
+      host: config.provider.host, port: config.provider.port, transport: config.provider.transport,
+      srtp: config.provider.srtp, sips: config.provider.sips,
+    },
   });
+  warnAboutPeerSecurity(config, logger);
   const mediaIo = selectMediaIo();
   if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
@@ -153,16 +158,41 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   };
 }
 
-/** RFC 5922 §7: a TLS peer's certificate is checked against the configured CA and host name. */
+/**
+ * RFC 5922 §7.2: a TLS peer's certificate is checked against the configured
+ * CA (`tls.ca`, else the system's trust store) and against the configured
+ * host name or address; `verify: false` turns both checks off (and is
+ * warned about at start). SNI carries names only (RFC 6066 §3).
+ */
 function tlsOptionsFor(destination: Address, config: Config, peers: TrunkPeers): ConnectionOptions {
   const side: Side | undefined = peers.classify(destination);
   const peer: PeerConfig | undefined = side === undefined ? undefined : config[side];
   const tls = peer?.tls;
+  const host = peer !== undefined ? bareHost(peer.host) : undefined;
   return {
     rejectUnauthorized: tls?.verify ?? true,
     ...(tls?.ca !== undefined ? { ca: readFileSync(tls.ca) } : {}),
-    ...(peer !== undefined ? { servername: bareHost(peer.host) } : {}),
+    ...(host !== undefined && isIP(host) === 0 ? { servername: host } : {}),
   };
+}
+
+/** Configurations that weaken a trunk side's protection are legal, but said so at every start. */
+function warnAboutPeerSecurity(config: Config, logger: Logger): void {
+  for (const side of ['pbx', 'provider'] as const) {
+    const peer = config[side];
+    if (peer.transport === 'tls' && !peer.tls.verify) {
+      logger.warn({ event: 'config.tls-unverified', side }, `the ${side}'s TLS certificate is not verified (tls.verify: false): anyone on the path can pose as the ${side}`);
+    }
+    if (peer.transport !== 'tls' && peer.srtp === 'sdes') {
+      // RFC 4568 §8.3: SDES keys travel in the SDP and need a secure signalling channel.
+      logger.warn({ event: 'config.sdes-in-clear', side, transport: peer.transport },
+        `SRTP keys toward the ${side} travel readable in SDP over ${peer.transport.toUpperCase()} (RFC 4568 §8.3); use transport: tls`);
+    }
+    if (peer.transport === 'tls' && !config.sip.listen.some((l) => l.transport === 'tls')) {
+      logger.warn({ event: 'config.no-tls-listener', side },
+        `the ${side} uses TLS but callrec has no tls listen entry: its in-dialog requests to callrec's Contact cannot arrive`);
+    }
+  }
 }
 
 /** SPEC P6: every configured prompt is encoded once, at start; an unreadable one stops the start. */

@@ -53,6 +53,13 @@ function checkPlaceholders(value: string, ctx: z.RefinementCtx): void {
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const SRTP_MODES = ['off', 'sdes'] as const;
+/**
+ * `sips` of a pbx/provider entry configured udp or tcp: what becomes of a
+ * sips: request that has to go on to that side. `refuse` (the default when
+ * the key is absent): 480 with Warning 380 "SIPS Not Allowed" (RFC 5630);
+ * `downgrade`: relayed as sip: with a warning in the log.
+ */
+export const SIPS_MODES = ['refuse', 'downgrade'] as const;
 export const DIRECTIONS = ['inbound', 'outbound', 'both'] as const;
 export const CHANNEL_MODES = ['caller', 'callee', 'both-stereo', 'both-separate'] as const;
 export const RECORD_FROM = ['setup', 'answer'] as const;
@@ -100,6 +107,8 @@ export function configSchema(baseDir: string) {
     port: port.optional(),
     transport: transport.default('udp'),
     srtp: z.enum(SRTP_MODES).default('off'),
+    // Optional without a default: the loaded config has the key only when the file has it.
+    sips: z.enum(SIPS_MODES).optional(),
     tls: tls.optional(),
   };
   const peerDefaults = <T extends { port?: number | undefined; transport: Transport; tls?: z.output<typeof tls> | undefined }>(
@@ -416,6 +425,7 @@ export type SftpTargetConfig = Extract<TargetConfig, { type: 'sftp' }>;
 export type SmbTargetConfig = Extract<TargetConfig, { type: 'smb' }>;
 export type OneDriveTargetConfig = Extract<TargetConfig, { type: 'onedrive' }>;
 export type SrtpMode = (typeof SRTP_MODES)[number];
+export type SipsMode = (typeof SIPS_MODES)[number];
 export type Direction = (typeof DIRECTIONS)[number];
 export type ChannelMode = (typeof CHANNEL_MODES)[number];
 export type RecordFrom = (typeof RECORD_FROM)[number];

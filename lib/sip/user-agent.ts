@@ -159,11 +159,19 @@ export class UserAgent implements TransactionUser {
       ?? { protocol, host: '127.0.0.1', port: 5060 };
   }
 
-  /** Our Contact URI for a transport (§8.1.1.8). */
-  contact(protocol: TransportProtocol, user = 'callrec'): string {
+  /**
+   * Our Contact URI for a transport (§8.1.1.8). `sips` when the dialog's
+   * request used a SIPS URI: its Contact MUST be SIPS too (RFC 3261
+   * §8.1.1.8, §12.1.1). Otherwise TLS is named by `transport=tls` on a sip:
+   * URI: a sips: Contact would promise TLS on the whole path back to us
+   * (RFC 5630 §3.3), which a B2BUA cannot give for the other leg, and some
+   * peers (baresip 1.0) cannot route to one.
+   */
+  contact(protocol: TransportProtocol, user = 'callrec', sips = false): string {
     const local = this.localAddress(protocol);
-    const scheme = protocol === 'tls' ? 'sips' : 'sip';
-    const transport = protocol === 'udp' || protocol === 'tls' ? '' : `;transport=${protocol}`;
+    const secure = sips && protocol === 'tls';
+    const scheme = secure ? 'sips' : 'sip';
+    const transport = protocol === 'udp' || secure ? '' : `;transport=${protocol}`;
     return `<${scheme}:${user}@${formatHostPort(local)}${transport}>`;
   }
 

@@ -28,3 +28,20 @@ export class InvalidStateError extends Error {
 export class TransportError extends Error {
   override readonly name = 'TransportError';
 }
+
+/**
+ * A TLS connection that could not be established: the peer's certificate
+ * did not verify (RFC 5922 §7: against the configured trust anchors and the
+ * peer's host name), or the handshake or connection failed. `reason` says
+ * which in words an operator can act on; `code` is OpenSSL's or Node's.
+ */
+export class TlsConnectError extends TransportError {
+  constructor(
+    readonly destination: string,
+    readonly reason: string,
+    readonly code: string | undefined,
+    readonly verification: boolean,
+  ) {
+    super(`TLS to ${destination} failed: ${reason}`);
+  }
+}

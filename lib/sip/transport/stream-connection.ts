@@ -19,6 +19,12 @@ export class StreamConnection {
   private closed = false;
   /** Error callbacks of writes not yet flushed: a failed connect or TLS handshake reaches them. */
   private readonly pendingWrites = new Set<(err: Error) => void>();
+  /**
+   * While an outbound connection is being set up: turns its socket error
+   * into a more telling one (a TLS verification failure), which its owner
+   * logs; the pending writes fail with it.
+   */
+  setupError: ((err: Error) => Error) | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -32,8 +38,9 @@ export class StreamConnection {
     socket.setKeepAlive(true, 30_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
-      this.logger.warn({ event: 'sip.transport-error', peer: remote, err: err.message }, 'connection error');
-      this.failPending(err);
+      const mapped = this.setupError?.(err);
+      if (mapped === undefined) this.logger.warn({ event: 'sip.transport-error', peer: remote, err: err.message }, 'connection error');
+      this.failPending(mapped ?? err);
     });
     socket.on('close', () => this.close());
   }

@@ -9,6 +9,7 @@ import { MessageParseError, parseMessage } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
 import { bareHost } from '../message/uri.js';
 import { StreamConnection } from './stream-connection.js';
+import { describeTlsFailure } from './tls-failure.js';
 import type { Address, Inbound, MessageSender, TransportProtocol } from './transport.js';
 
 export interface ListenSpec {
@@ -168,18 +169,46 @@ export class TransportManager implements MessageSender {
     this.connectionTo(destination).write(data, onError);
   }
 
-  /** An existing connection to that address (inbound or outbound), or a new outbound one. */
+  /**
+   * An existing connection to that address (inbound or outbound), or a new
+   * outbound one. A connection the peer closed is gone from the map, so the
+   * next message opens a new one (RFC 3261 §18.1.1: a client opens a new
+   * connection when none is open to the destination).
+   *
+   * TLS is never given up for plain text: a handshake or verification
+   * failure fails the message (and with it its transaction) with a
+   * TlsConnectError naming the reason (RFC 5922 §7.2, RFC 3261 §26.2.2).
+   */
   private connectionTo(destination: Address): StreamConnection {
     const existing = this.connections.get(key(destination));
     if (existing !== undefined) return existing;
     const host = bareHost(destination.host);
-    const socket = destination.protocol === 'tls'
-      ? tls.connect({ host, port: destination.port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...this.tlsClientOptions(destination) })
-      : net.connect({ host, port: destination.port });
     const local = this.localAddress(destination.protocol) ?? { protocol: destination.protocol, host: '0.0.0.0', port: 0 };
+    if (destination.protocol !== 'tls') {
+      const socket = net.connect({ host, port: destination.port });
+      const connection = this.adopt(socket, destination, local);
+      socket.on('error', (err) => {
+        this.logger.warn({ event: 'sip.connect-error', destination, err: err.message }, 'connection failed');
+      });
+      return connection;
+    }
+    // RFC 6066 §3: SNI carries host names only, never an IP address literal.
+    const options: tls.ConnectionOptions = { host, port: destination.port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...this.tlsClientOptions(destination) };
+    if (options.servername !== undefined && net.isIP(options.servername) !== 0) delete options.servername;
+    const socket = tls.connect(options);
     const connection = this.adopt(socket, destination, local);
-    socket.on('error', (err) => {
-      this.logger.warn({ event: 'sip.connect-error', destination, err: err.message }, 'connection failed');
+    const where = `${host}:${destination.port}`;
+    const expectedName = options.servername ?? host;
+    connection.setupError = (err) => {
+      const failure = describeTlsFailure(err, where, expectedName);
+      this.logger.warn({
+        event: 'sip.tls-failed', destination, reason: failure.reason, code: failure.code, verification: failure.verification,
+      }, `TLS connection to ${where} failed: ${failure.reason}`);
+      return failure;
+    };
+    socket.once('secureConnect', () => {
+      connection.setupError = undefined;
+      this.logger.info({ event: 'sip.tls-connected', destination, protocol: socket.getProtocol(), authorized: socket.authorized }, `TLS connection to ${where} up`);
     });
     return connection;
   }

@@ -45,6 +45,8 @@ export interface ProviderOptions extends PeerOptions {
 export interface StartCallrecOptions {
   pbx: PeerOptions;
   provider: ProviderOptions;
+  /** Adds a tls entry to sip.listen (after the UDP and TCP ones). */
+  tlsListen?: { port: number; cert: string; key: string };
   /** Deep-merged over the generated config: objects merge, arrays and scalars replace, `undefined` deletes. */
   overrides?: Record<string, unknown>;
   /** Size of the media port range (default 400). */
@@ -112,7 +114,7 @@ export function baseConfig(
   sipPort: number,
   mediaMin: number,
   mediaMax: number,
-  options: Pick<StartCallrecOptions, 'pbx' | 'provider'>,
+  options: Pick<StartCallrecOptions, 'pbx' | 'provider' | 'tlsListen'>,
 ): Record<string, unknown> {
   const provider: Record<string, unknown> = {
     host: options.provider.host ?? '127.0.0.1',
@@ -127,6 +129,7 @@ export function baseConfig(
       listen: [
         { transport: 'udp', host: '127.0.0.1', port: sipPort },
         { transport: 'tcp', host: '127.0.0.1', port: sipPort },
+        ...(options.tlsListen !== undefined ? [{ transport: 'tls', host: '127.0.0.1', ...options.tlsListen }] : []),
       ],
     },
     pbx: {
