@@ -3,7 +3,8 @@ import type { AnchoredMedia } from '../call/anchored-media.js';
 import type { B2bua } from '../call/b2bua.js';
 import type { CallRecorder } from '../call/call-recorder.js';
 import type { Config } from '../config/index.js';
-import type { StatusDocument } from '../control/status.js';
+import type { SrtpLegStatus, StatusDocument } from '../control/status.js';
+import type { SrtpEndpointStatus } from '../media/relay-endpoint.js';
 import { VERSION } from '../util/version.js';
 
 export interface StatusSources {
@@ -35,6 +36,7 @@ export function buildStatus(s: StatusSources): StatusDocument {
       durationSeconds: Math.round((now - (call.answeredAt ?? call.startedAt)) / 1000),
       recording: s.recorder.recordingState(call),
       packets: { caller: callerEp?.packetsIn ?? 0, callee: calleeEp?.packetsIn ?? 0 },
+      srtp: srtpOf(callerEp?.srtpStatus, calleeEp?.srtpStatus),
     };
   });
   let disk = { path: s.config.data.dir, freeBytes: 0, usedPercent: 0 };
@@ -56,5 +58,18 @@ export function buildStatus(s: StatusSources): StatusDocument {
     disk,
     backlog: s.backlog?.() ?? [],
     groups: s.groups?.() ?? s.config.groups.map((g) => ({ id: g.id, activeMembers: [...g.members] })),
+  };
+}
+
+/** The SRTP legs of a call for status; null when neither leg ever had SRTP. */
+function srtpOf(caller: SrtpEndpointStatus | undefined, callee: SrtpEndpointStatus | undefined): StatusDocument['activeCalls'][number]['srtp'] {
+  if (caller === undefined && callee === undefined) return null;
+  return { ...(caller !== undefined ? { caller: srtpLeg(caller) } : {}), ...(callee !== undefined ? { callee: srtpLeg(callee) } : {}) };
+}
+
+function srtpLeg(s: SrtpEndpointStatus): SrtpLegStatus {
+  return {
+    suite: s.suite ?? null, unprotected: s.unprotected, protected: s.protected,
+    authFailures: s.authFailures, replayed: s.replayed, malformed: s.malformed, unkeyed: s.unkeyed,
   };
 }

@@ -1,5 +1,5 @@
 import { controlRequest, RecorderNotRunningError } from '../control/control-client.js';
-import type { StatusDocument } from '../control/status.js';
+import type { SrtpLegStatus, StatusDocument } from '../control/status.js';
 
 /** `callrec status [--json]`: exit 0 with the status, 2 when no recorder runs. */
 export async function statusCommand(socketPath: string, json: boolean): Promise<number> {
@@ -18,6 +18,12 @@ export async function statusCommand(socketPath: string, json: boolean): Promise<
   return 0;
 }
 
+/** One short line per SRTP leg: suite, traffic, and the drops an operator must notice. */
+export function formatSrtpLeg(leg: 'caller' | 'callee', s: SrtpLegStatus): string {
+  return `SRTP ${leg} leg: ${s.suite ?? 'off now'}, ${s.unprotected} decrypted, ${s.protected} encrypted; dropped: `
+    + `${s.authFailures} auth failures, ${s.replayed} replayed, ${s.malformed} malformed, ${s.unkeyed} before keys`;
+}
+
 function formatStatus(s: StatusDocument): string {
   const lines = [
     `callrec ${s.version} instance ${s.instance}, up ${s.uptimeSeconds} s`,
@@ -25,6 +31,10 @@ function formatStatus(s: StatusDocument): string {
   ];
   for (const c of s.activeCalls) {
     lines.push(`  ${c.direction.padEnd(8)} ${c.caller} -> ${c.callee}  ${c.codec ?? '-'}  ${c.durationSeconds} s  recording ${c.recording}  packets ${c.packets.caller}/${c.packets.callee}  (${c.callId})`);
+    for (const leg of ['caller', 'callee'] as const) {
+      const s = c.srtp?.[leg];
+      if (s !== undefined) lines.push(`    ${formatSrtpLeg(leg, s)}`);
+    }
   }
   lines.push(`recordings today: ${s.recordingsToday}`);
   lines.push(`chain head: ${s.chainHead ?? 'none'}`);
