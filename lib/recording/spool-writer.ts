@@ -2,10 +2,15 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 
-/** Payload bytes buffered before a write (about 8 s of G.711 for one leg). */
-const PAYLOAD_BATCH = 64 * 1024;
-/** Index records buffered before a write. */
-const INDEX_BATCH = 512;
+/**
+ * Payload bytes buffered before a write: about 2 s of G.711 or G.722 for one
+ * leg, twice what the 1 s flush timer lets gather, so a batch is rarely
+ * written early; kept small because every recorded leg holds one (memory
+ * per call, SPEC M2 benchmark).
+ */
+const PAYLOAD_BATCH = 16 * 1024;
+/** Index records buffered before a write (2.5 s of 20 ms packets). */
+const INDEX_BATCH = 128;
 const EMPTY: Buffer = Buffer.alloc(0);
 
 /**
