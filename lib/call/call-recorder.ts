@@ -162,14 +162,31 @@ export class CallRecorder implements CallObserver {
     this.stop(call, `stopped by ${this.config.dtmf.stop} at ${offset} s`);
   }
 
+  /**
+   * The call's media is being released (before onCallEnd): its SRTP
+   * counters are final now, and the recording's metadata takes them.
+   */
+  onMediaReleased(callKey: string, media: CallMedia): void {
+    for (const call of this.active.keys()) {
+      if (call.key === callKey) this.releasedEncryption.set(callKey, encryptionFact(media));
+    }
+  }
+
+  private readonly releasedEncryption = new Map<string, string | undefined>();
+
   private stop(call: Call, reason: string): void {
     const rec = this.active.get(call);
     if (rec === undefined) return;
     this.active.delete(call);
     const media = this.media.get(call.key);
     if (media !== undefined) media.relay.tap = undefined;
+    // SPEC M8/E1: the metadata says how each leg was protected and, when SRTP dropped packets
+    // (failed authentication, replays), how many: that audio is missing from the recording.
+    const encryption = media !== undefined ? encryptionFact(media) : this.releasedEncryption.get(call.key);
+    this.releasedEncryption.delete(call.key);
     const answeredAtMs = call.answeredAt;
     void rec.opened
+      .then(() => (encryption !== undefined ? rec.session.update({ encryption }) : undefined))
       .then(() => rec.session.stop({ reason, atMs: Date.now(), answeredAtMs }))
       .then(() => {
         this.logger.info({ event: 'recording.stop', callId: call.aCallId, reason, packets: { caller: rec.session.packets('caller'), callee: rec.session.packets('callee') } }, 'recording stopped');
@@ -205,6 +222,26 @@ export function callFacts(call: Call): CallFacts {
 function outputTemplate(config: Config, profile: ProfileConfig): string {
   const local = profile.targets.find((t) => t.type === 'local');
   return local !== undefined && 'path' in local ? local.path : path.join(config.data.dir, 'recordings', '$Y', '$M', '$D');
+}
+
+/**
+ * The metadata's Encryption value: each SRTP leg ("SRTP <suite> caller
+ * leg"), with the packets SRTP dropped from that party when there were any
+ * (they were neither relayed nor recorded); undefined without SRTP. Never keys.
+ */
+export function encryptionFact(media: CallMedia): string | undefined {
+  const parts: string[] = [];
+  for (const side of [media.callerSide, media.callerSide === 'pbx' ? 'provider' : 'pbx'] as const) {
+    const status = media.endpoints[side].srtpStatus;
+    const summary = media.srtpSummary(side) ?? (status !== undefined ? `SRTP ${side === media.callerSide ? 'caller' : 'callee'} leg (plain RTP at the end)` : undefined);
+    if (summary === undefined) continue;
+    const dropped = status === undefined ? [] : [
+      status.authFailures > 0 ? `${status.authFailures} failed authentication` : '',
+      status.replayed > 0 ? `${status.replayed} replayed` : '',
+    ].filter((x) => x !== '');
+    parts.push(dropped.length > 0 ? `${summary} (packets dropped, not recorded: ${dropped.join(', ')})` : summary);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 function codecFacts(media: CallMedia): Pick<RecordingFacts, 'codec' | 'payloadType' | 'telephoneEventPayloadType' | 'payloadTypes' | 'encryption'> {

@@ -77,7 +77,10 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax, mediaIo.factory);
-  const media = new AnchoredMedia(pool, config.media.host, logger, {}, { srtp: { pbx: config.pbx.srtp, provider: config.provider.srtp } });
+  let recorderRef: CallRecorder | undefined;
+  const media = new AnchoredMedia(pool, config.media.host, logger, {
+    onRelease: (callKey, released) => recorderRef?.onMediaReleased(callKey, released),
+  }, { srtp: { pbx: config.pbx.srtp, provider: config.provider.srtp } });
   const membership = {
     isActive: (g: string, u: string) => log.groups.isActive(g, u),
     setActive: (g: string, u: string, active: boolean, at: number) => log.groups.setActive(g, u, active, at),
@@ -85,6 +88,7 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   const prompts = loadPrompts(config, logger);
   const recorder = new CallRecorder(config, media, logger, finalizer.finalizeSession, log,
     (call) => decide(config, callFacts(call), membership), (file) => prompts.get(file));
+  recorderRef = recorder;
   const featureCodes = new FeatureCodeService(config, membership, pool, config.media.host, logger);
   const b2bua = new B2bua({
     peers,
