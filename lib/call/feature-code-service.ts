@@ -4,7 +4,12 @@ import type { PortPool } from '../media/port-pool.js';
 import { PromptPlayer } from '../media/prompt-player.js';
 import { g711Tones } from '../media/tone.js';
 import { applyFeatureCode, callFactsFromHeaders, parseFeatureCode, type MembershipSource } from '../policy/index.js';
+import type { MediaSocket } from '../media/packet-io/media-socket.js';
+import { srtpContextFor } from '../media/srtp-leg.js';
+import type { SrtpContext } from '../media/srtp/srtp-context.js';
 import { readAudioStream } from '../sdp/audio-stream.js';
+import { formatCryptoAttribute } from '../sdp/crypto-attribute.js';
+import { answerPlan } from '../sdp/srtp-offer.js';
 import { Dialog } from '../sip/dialog/dialog.js';
 import { createResponse, type SipRequest } from '../sip/message/message.js';
 import type { InviteServerTransaction } from '../sip/transaction/index.js';
@@ -70,25 +75,45 @@ export class FeatureCodeService {
     const codec = offer?.codecs.find((c) => c.name === 'PCMA' || c.name === 'PCMU');
     if (offer === undefined || codec === undefined) {
       // No G.711 to play a tone in: confirm by the status alone.
-      tx.respond(createResponse(req, ok ? 200 : 403, ok ? 'OK' : 'Forbidden', tag).set('Contact', ua.contact(inbound.local.protocol)));
+      tx.respond(createResponse(req, ok ? 200 : 403, ok ? 'OK' : 'Forbidden', tag).set('Contact', ua.contact(inbound.local.protocol, 'callrec', /^sips:/i.test(req.uri))));
       if (ok) this.byeLater(ua, req, tag, inbound, 0);
       return;
     }
+    // RFC 3264 §6 / RFC 4568 §7.1.2: an SRTP offer is answered in kind - RTP/SAVP, the first crypto
+    // line we support, a fresh key of our own - and the tone is protected with that key. An SRTP
+    // offer with no usable suite cannot be answered: 488 (RFC 3261 §13.3.1.3), never plain RTP.
+    const plan = answerPlan(offer, undefined);
+    if (plan.kind === 'refuse') {
+      this.logger.warn({ event: 'feature-code.srtp-unsupported', callId: req.callId, suites: plan.offeredSuites }, 'feature code call offers no SRTP suite callrec supports');
+      tx.respond(createResponse(req, 488, 'Not Acceptable Here', tag).set('Warning', '302 callrec "Incompatible transport protocol"'));
+      return;
+    }
+    const keys = plan.kind === 'srtp' ? plan.keys : undefined;
+    const srtpOut = keys !== undefined ? srtpContextFor(keys.local) : undefined;
+    const srtpIn = keys !== undefined ? srtpContextFor(keys.remote) : undefined;
     const pair = await this.pool.allocate();
     try {
       const res = createResponse(req, 200, undefined, tag);
-      res.set('Contact', ua.contact(inbound.local.protocol));
+      res.set('Contact', ua.contact(inbound.local.protocol, 'callrec', /^sips:/i.test(req.uri)));
       res.setBody([
         'v=0', `o=callrec 1 1 IN IP4 ${this.mediaHost}`, 's=callrec', `c=IN IP4 ${this.mediaHost}`, 't=0 0',
-        `m=audio ${pair.rtpPort} RTP/AVP ${codec.payloadType}`, `a=rtpmap:${codec.payloadType} ${codec.name}/8000`, 'a=sendonly', '',
+        `m=audio ${pair.rtpPort} ${keys !== undefined ? 'RTP/SAVP' : 'RTP/AVP'} ${codec.payloadType}`, `a=rtpmap:${codec.payloadType} ${codec.name}/8000`,
+        ...(keys !== undefined ? [formatCryptoAttribute(keys.local)] : []), 'a=sendonly', '',
       ].join('\r\n'), 'application/sdp');
       tx.respond(res);
       let dest = { host: offer.host, port: offer.port };
-      pair.rtp.onPacket = (_m, source) => (dest = { host: source.address, port: source.port });
-      const player = new PromptPlayer(pair.rtp, () => dest, codec.payloadType, parseInt(ua.random(4), 16));
+      // Symmetric RTP (RFC 4961): follow where the caller's media comes from - on an SRTP
+      // leg only once a packet authenticated, so a forged one cannot divert the tone.
+      pair.rtp.onPacket = (packet, source) => {
+        if (srtpIn !== undefined && typeof srtpIn.unprotectRtp(packet) === 'string') return;
+        dest = { host: source.address, port: source.port };
+      };
+      const socket = srtpOut === undefined ? pair.rtp : protectingSocket(pair.rtp, srtpOut);
+      const player = new PromptPlayer(socket, () => dest, codec.payloadType, parseInt(ua.random(4), 16));
       await player.play(g711Tones(codec.name === 'PCMA' ? 'pcma' : 'pcmu', ok ? CONFIRM : REFUSE));
       await this.byeLater(ua, req, tag, inbound, 0);
     } finally {
+      pair.rtp.onPacket = undefined;
       this.pool.release(pair);
     }
   }
@@ -102,4 +127,9 @@ export class FeatureCodeService {
       }, delayMs);
     });
   }
+}
+
+/** The socket with `send` protecting each RTP packet with the leg's outbound SRTP context (RFC 3711 §3.3). */
+function protectingSocket(socket: Pick<MediaSocket, 'send'>, ctx: SrtpContext): Pick<MediaSocket, 'send'> {
+  return { send: (packet: Buffer, port: number, host: string): void => socket.send(ctx.protectRtp(packet), port, host) };
 }
