@@ -13,13 +13,13 @@
  *                 a=crypto AES_CM_128_HMAC_SHA1_80 line (random key per call)
  *                 as PBX; the config sets provider srtp: sdes, so callrec offers
  *                 SRTP toward the provider, and the driver answers with its own
- *                 key. rtpload (built with -DRTPLOAD_SRTP, on OpenSSL libcrypto)
- *                 protects what each side
- *                 sends with that side's key and authenticates and decrypts
- *                 what arrives with the key callrec announced for that leg
- *                 (RFC 3711), then counts loss and latency as for plain. The
- *                 step checks callrec logged srtp.keys for both legs of every
- *                 call and dropped nothing.
+ *                 key. rtpload (built with -DRTPLOAD_SRTP, on OpenSSL
+ *                 libcrypto) protects what each side sends with that side's
+ *                 key and authenticates and decrypts what arrives with the key
+ *                 callrec announced for that leg (RFC 3711), then counts loss
+ *                 and latency as for plain. The step checks that callrec
+ *                 logged srtp.keys for both legs of every call and dropped
+ *                 nothing, and that rtpload unprotected every packet.
  *   plain-dgram, srtp-dgram
  *                 the same with CALLREC_MEDIA_IO=dgram in callrec's environment
  *                 (forces its old node:dgram packet I/O backend)
