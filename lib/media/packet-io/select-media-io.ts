@@ -14,11 +14,11 @@ export interface MediaIoChoice {
  * rule the addon out when diagnosing); =batched makes a missing addon an
  * error instead of a fallback.
  */
-export function selectMediaIo(env: NodeJS.ProcessEnv = process.env): MediaIoChoice {
+export function selectMediaIo(env: NodeJS.ProcessEnv = process.env, addonPath?: string): MediaIoChoice {
   const wanted = env['CALLREC_MEDIA_IO'];
   if (wanted === 'dgram') return { factory: new DgramSocketFactory(), reason: 'CALLREC_MEDIA_IO=dgram' };
   if (process.platform !== 'linux') return { factory: new DgramSocketFactory(), reason: `batched media I/O needs Linux (this is ${process.platform})` };
-  const batched = BatchedSocketFactory.load();
+  const batched = BatchedSocketFactory.load(addonPath);
   if (!(batched instanceof Error)) return { factory: batched };
   if (wanted === 'batched') throw new Error(`CALLREC_MEDIA_IO=batched but the native module does not load: ${batched.message}`);
   return { factory: new DgramSocketFactory(), reason: `native media module not loaded (${batched.message}); run make build` };
