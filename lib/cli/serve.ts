@@ -76,6 +76,8 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   const mediaIo = selectMediaIo();
   if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
+  mediaIo.factory.onHandlerError = (err, count) =>
+    logger.error({ event: 'internal-error', source: 'media', count, err: err instanceof Error ? err.stack : String(err) }, 'packet handler threw');
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax, mediaIo.factory);
   let recorderRef: CallRecorder | undefined;
   const media = new AnchoredMedia(pool, config.media.host, logger, {

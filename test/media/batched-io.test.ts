@@ -156,6 +156,9 @@ t.test('oversized datagrams are dropped and counted; a throwing handler does not
     p.close();
   });
   const before = factory.stats;
+  const reported: unknown[] = [];
+  factory.onHandlerError = (err) => reported.push(err);
+  t.teardown(() => (factory.onHandlerError = undefined));
   const got: number[] = [];
   s.onPacket = (packet) => {
     const i = packet.readUInt32BE(0);
@@ -171,6 +174,7 @@ t.test('oversized datagrams are dropped and counted; a throwing handler does not
   const after = factory.stats;
   t.equal(after.truncated - before.truncated, 1, 'the 4,000-byte datagram counted as truncated');
   t.equal(after.handlerErrors - before.handlerErrors, 1, 'the throwing handler counted');
+  t.match(reported, [/handler bug/], 'and reported (the first one at least)');
 });
 
 t.test('a port in use is refused with EADDRINUSE', async (t) => {

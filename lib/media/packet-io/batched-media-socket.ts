@@ -58,9 +58,10 @@ class BatchEngine {
   private readonly sockets: (BatchedMediaSocket | undefined)[] = [];
   private readonly source: BatchSource;
   private inBatch = false;
-  /** Datagrams a handler threw on (a bug, logged by whoever reads it): the batch goes on. */
+  /** Datagrams a handler threw on (a bug): the batch goes on, the error is reported. */
   handlerErrors = 0;
-  lastHandlerError: unknown;
+  /** Told of the first handler error and of every 1,000th after it (a bug must not flood the log). */
+  onHandlerError: ((err: unknown, count: number) => void) | undefined;
 
   constructor(readonly addon: MediaIoAddon) {
     const c = (this.c = addon.constants);
@@ -121,8 +122,8 @@ class BatchEngine {
         try {
           handler(this.recvData.subarray(i * slot, i * slot + length), source);
         } catch (err) {
-          this.handlerErrors++;
-          this.lastHandlerError = err;
+          const count = ++this.handlerErrors;
+          if (count === 1 || count % 1000 === 0) this.onHandlerError?.(err, count);
         }
       }
     } finally {
@@ -238,6 +239,10 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   get stats(): BatchEngine['stats'] {
     return this.engine.stats;
+  }
+
+  set onHandlerError(report: ((err: unknown, count: number) => void) | undefined) {
+    this.engine.onHandlerError = report;
   }
 
   open(host: string, port: number, receiveBufferBytes: number): Promise<MediaSocket> {

@@ -32,6 +32,12 @@ export interface MediaSocket {
 export interface MediaSocketFactory {
   /** "batched" or "dgram", for the start-up log. */
   readonly name: string;
+  /**
+   * Where an exception thrown by a packet handler goes (a bug): dgram lets it
+   * reach the process's uncaughtException handler; the batched engine
+   * catches it so the rest of the batch is still delivered, and reports it here.
+   */
+  onHandlerError?: (err: unknown, count: number) => void;
   /** Binds host:port; rejects (e.g. EADDRINUSE) when it cannot. */
   open(host: string, port: number, receiveBufferBytes: number): Promise<MediaSocket>;
 }
