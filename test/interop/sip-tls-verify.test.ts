@@ -8,6 +8,8 @@
  *   2. certificate of the right CA for another name -> 503 to the PBX
  *   3. certificate of the right CA for 127.0.0.1 -> the INVITE arrives over
  *      TLS; the provider answers 486, which reaches the PBX
+ *   4. `tls.verify: false` (another callrec): the untrusted certificate is
+ *      accepted, still over TLS, and the start-up log warns about it
  *
  * Verifies for 1 and 2: the PBX gets 503 (and ACKs it); callrec logs one
  * sip.tls-failed line with the reason (not trusted / does not name the host)
@@ -111,6 +113,25 @@ if (!sippAvailable()) {
       t.equal(pbx.exitCode, 0, 'the PBX got the provider\'s 486 through callrec');
       t.match(received, [/^INVITE sip:0301234567@127\.0\.0\.1:\d+;transport=tls$/, /^ACK /], 'INVITE (and ACK) arrived over TLS');
       t.ok(rec.logs.some((l) => l.event === 'sip.tls-connected'), 'callrec logged the verified connection');
+    });
+
+    await t.test('tls.verify: false accepts any certificate, and says so at start', async (t) => {
+      server.setSecureContext(context(foreign));
+      received.length = 0;
+      const loosePbxPort = await freePort('both');
+      const loose = await startCallrec({
+        pbx: { port: loosePbxPort },
+        provider: { port: providerPort, transport: 'tls' },
+        overrides: { provider: { tls: { verify: false } } },
+      });
+      t.teardown(() => loose.dispose());
+      const warned = await loose.waitForLog((l) => l.event === 'config.tls-unverified', 1000);
+      t.equal(warned.level, 40, 'warned at start that the provider is not verified');
+      const pbx = await runSipp({
+        scenario: 'uac-busy', remote: { port: loose.sipPort }, localPort: loosePbxPort, calls: 1, service: '0301234567', keys: { caller: '201' }, timeoutSeconds: 20,
+      });
+      t.equal(pbx.exitCode, 0, 'the call reached the provider despite its untrusted certificate');
+      t.match(received, [/^INVITE /, /^ACK /], 'over TLS all the same');
     });
   });
 }
