@@ -52,6 +52,7 @@ async function call(t: Test, rec: CallrecInstance, pbx: Baresip, provider: Bares
   t.pass('the call connects over TLS on both legs');
   const end = await nextEvent(pbx.ctrl, pbxBefore, 'CALL_CLOSED', (CALL_SECONDS + 20) * 1000);
   t.match(String(end['param']), /end of file/, 'the caller hung up at the end of its audio');
+  await nextEvent(provider.ctrl, providerBefore, 'CALL_CLOSED', 5000);
   const sealed = await rec.waitForLog((l) => l.event === 'recording.sealed' && rec.logs.filter((x) => x.event === 'recording.sealed').indexOf(l) >= sealedBefore, 30_000);
   const delivered = await rec.waitForLog((l) => (l.event === 'archive.delivered' || l.event === 'recording.delivered') && l['base'] === sealed['base'], 30_000);
   const name = String(delivered['base']);
