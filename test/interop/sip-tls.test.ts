@@ -16,7 +16,10 @@
  *     (a sip: call is not turned into a sips: one), no downgrade, no TLS
  *     failure logged;
  *   - the provider restarts (it closes its TLS connections): the next call
- *     opens a new verified connection and is recorded as well.
+ *     opens a new verified connection and is recorded as well;
+ *   - an inbound call (SIPp provider on UDP -> baresip PBX on TLS): callrec
+ *     opens a TLS connection to the PBX, verified against `pbx.tls.ca`, and
+ *     records the call.
  * Does not verify: certificate failures (sip-tls-verify.test.ts), mutual
  * TLS (callrec does not ask the PBX for a client certificate).
  */
@@ -24,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import {
-  type CallrecInstance, freePort, makeTempDir, removeTempDir, startCallrec,
+  type CallrecInstance, freePort, makeTempDir, removeTempDir, runSipp, startCallrec,
 } from './harness/index.js';
 import {
   type Baresip, type BaresipControl, baresipAvailable, findFile, heardTone, retryOnPortClash, startBaresip, toneWav,
@@ -127,5 +130,45 @@ if (!baresipAvailable()) {
     t.equal(v2.status, 0, `the call after the reconnect is recorded and verifies\n${v2.stdout}${v2.stderr}`);
     t.same(rec.logs.filter((l) => l.event === 'sip.tls-failed' || l.event === 'call.peer-unreachable'), [], 'reconnected without a failure');
     t.equal(toProvider(), 2, 'a new TLS connection to the provider after it closed the first');
+
+  });
+
+  t.test('inbound to a PBX on TLS: callrec connects to the PBX and verifies it against pbx.tls.ca', async (t) => {
+    // baresip connects out from 127.0.0.1 whatever address it is bound to, so the calling provider
+    // here is SIPp on UDP: callrec tells the two sides apart by transport.
+    const dir = makeTempDir('callrec-tls-in');
+    t.teardown(() => removeTempDir(dir));
+    const ca = makeCa(dir, 'test-ca');
+    const callrecCert = issueCert(dir, ca, 'callrec', ['IP:127.0.0.1']);
+    const pbxCert = issueCert(dir, ca, 'pbx', ['IP:127.0.0.1']);
+    const calleeWav = path.join(dir, 'callee.wav');
+    toneWav(calleeWav, CALLEE_HZ, 60);
+    const pbx = await retryOnPortClash(() => startBaresip(dir, {
+      name: 'pbx', user: 'alice', srtp: false, autoAnswer: true, sourceWav: calleeWav,
+      tls: { certificate: pbxCert.bundle, ca: ca.cert },
+    }));
+    t.teardown(() => pbx.stop());
+    const providerPort = await freePort('both');
+    const tlsPort = await freePort('tcp');
+    const rec = await retryOnPortClash(() => startCallrec({
+      pbx: { port: pbx.tlsPort, transport: 'tls' },
+      provider: { port: providerPort },
+      tlsListen: { port: tlsPort, cert: callrecCert.cert, key: callrecCert.key },
+      overrides: { pbx: { tls: { ca: ca.cert } } },
+    }));
+    t.teardown(() => rec.dispose());
+    const provider = await runSipp({
+      scenario: 'uac-basic', remote: { port: rec.sipPort }, localPort: providerPort, calls: 1, durationMs: 1500,
+      service: 'alice', keys: { caller: '01721234567' }, timeoutSeconds: 30,
+    });
+    t.equal(provider.exitCode, 0, 'the provider\'s call was answered by the PBX and ended by its BYE');
+    const start = await rec.waitForLog((l) => l.event === 'call.start', 1000);
+    t.equal(start['direction'], 'inbound', 'inbound');
+    t.match(String(start['bUri']), new RegExp(`^sip:alice@127\\.0\\.0\\.1:${pbx.tlsPort};transport=tls$`), 'went on to the PBX over TLS');
+    const up = rec.logs.find((l) => l.event === 'sip.tls-connected');
+    t.match(up, { destination: { port: pbx.tlsPort }, authorized: true }, 'over a connection whose certificate verified');
+    const sealed = await rec.waitForLog((l) => l.event === 'recording.sealed', 30_000);
+    const info = findFile(rec.archiveDir, `${String(sealed['base'])}_info.txt`) ?? findFile(path.join(rec.dir, 'var'), `${String(sealed['base'])}_info.txt`);
+    t.ok(info !== undefined, 'the call is recorded');
   });
 }
