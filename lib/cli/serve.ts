@@ -108,6 +108,7 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
     },
     logger,
     (destination) => tlsOptionsFor(destination, config, peers),
+    (address) => peers.classify(address),
   );
   await transports.listen(config.sip.listen.map((l) => ({ protocol: l.transport, host: l.host, port: l.port, cert: l.cert, key: l.key })));
   ua = new UserAgent({ transports, clock: systemClock, logger, delegate: b2bua, product: `callrec/${VERSION}` });

@@ -98,6 +98,8 @@ if (!sippAvailable()) {
         t.ok(failure !== undefined, 'sip.tls-failed logged');
         t.match(String(failure?.['reason']), reason, `the reason is named: ${String(failure?.['reason'])}`);
         t.equal(failure?.level, 40, 'at warn level');
+        t.equal(failure?.['peer'], 'provider', 'naming the provider');
+        t.match(String(failure?.['msg']), /^TLS connection to the provider \(127\.0\.0\.1:\d+\) failed: certificate/, 'in words');
         const unreachable = await rec.waitForLog((l) => l.event === 'call.peer-unreachable' && rec.logs.filter((x) => x.event === 'call.peer-unreachable').indexOf(l) === before, 3000);
         t.equal(unreachable['side'], 'provider', 'the call log line names the provider');
         t.match(String(unreachable['msg']), /^provider unreachable \(tls:127\.0\.0\.1:\d+\): TLS to 127\.0\.0\.1:\d+ failed: certificate/, 'and the reason');

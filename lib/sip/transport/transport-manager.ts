@@ -55,6 +55,8 @@ export class TransportManager implements MessageSender {
     private readonly events: TransportEvents,
     private readonly logger: Logger,
     private readonly tlsClientOptions: TlsClientOptions = () => ({}),
+    /** Who is at an address ("provider"), for log lines about its connections. */
+    private readonly peerName: (address: Address) => string | undefined = () => undefined,
   ) {}
 
   async listen(specs: ListenSpec[]): Promise<void> {
@@ -100,7 +102,12 @@ export class TransportManager implements MessageSender {
     if (spec.protocol === 'tls') {
       if (spec.cert === undefined || spec.key === undefined) throw new TransportError('TLS listener needs cert and key');
       server = tls.createServer({ cert: readFileSync(spec.cert), key: readFileSync(spec.key) }, onConnection);
-      server.on('tlsClientError', (err) => this.logger.warn({ event: 'sip.tls-error', err: err.message }, 'TLS handshake failed'));
+      server.on('tlsClientError', (err, socket) => {
+        const source: Address = { protocol: 'tls', host: normalizeHost(socket.remoteAddress), port: socket.remotePort ?? 0 };
+        const peer = this.peerName(source);
+        this.logger.warn({ event: 'sip.tls-error', source, peer, err: err.message },
+          `TLS handshake from ${peer !== undefined ? `the ${peer} ` : ''}${source.host}:${source.port} failed: ${err.message}`);
+      });
     } else {
       server = net.createServer(onConnection);
     }
@@ -199,16 +206,18 @@ export class TransportManager implements MessageSender {
     const connection = this.adopt(socket, destination, local);
     const where = `${host}:${destination.port}`;
     const expectedName = options.servername ?? host;
+    const peer = this.peerName(destination);
+    const who = peer !== undefined ? `the ${peer} (${where})` : where;
     connection.setupError = (err) => {
       const failure = describeTlsFailure(err, where, expectedName);
       this.logger.warn({
-        event: 'sip.tls-failed', destination, reason: failure.reason, code: failure.code, verification: failure.verification,
-      }, `TLS connection to ${where} failed: ${failure.reason}`);
+        event: 'sip.tls-failed', destination, peer, reason: failure.reason, code: failure.code, verification: failure.verification,
+      }, `TLS connection to ${who} failed: ${failure.reason}`);
       return failure;
     };
     socket.once('secureConnect', () => {
       connection.setupError = undefined;
-      this.logger.info({ event: 'sip.tls-connected', destination, protocol: socket.getProtocol(), authorized: socket.authorized }, `TLS connection to ${where} up`);
+      this.logger.info({ event: 'sip.tls-connected', destination, peer, protocol: socket.getProtocol(), authorized: socket.authorized }, `TLS connection to ${who} up`);
     });
     return connection;
   }
