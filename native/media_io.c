@@ -207,13 +207,20 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     int n = epoll_wait(s->epfd, s->events, MAX_EVENTS, 0);
     if (n <= 0) break;
     int32_t count = 0;
+    /* Another round only if this one may have left datagrams behind; otherwise the
+     * next one would be an epoll_wait that finds nothing (a wasted system call per
+     * wake-up). Whatever arrives later wakes libuv again: the epoll set is level-triggered. */
+    int more = n == MAX_EVENTS;
     for (int e = 0; e < n; e++) {
       int fd = s->events[e].data.fd;
       if (count + PER_SOCKET > RECV_SLOTS) {
         s->closed_in_batch = 0;
         deliver(s, count);
         count = 0;
-        if (s->closed_in_batch) break; /* the next epoll_wait names only open sockets */
+        if (s->closed_in_batch) {
+          more = 1; /* the sockets after this one were not read */
+          break;    /* the next epoll_wait names only open sockets */
+        }
       }
       for (int j = 0; j < PER_SOCKET; j++) {
         int32_t slot = count + j;
@@ -227,11 +234,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       int r = recvmmsg(fd, &s->rmsgs[count], PER_SOCKET, MSG_DONTWAIT, NULL);
       if (r <= 0) continue; /* EAGAIN (taken meanwhile) or a reported ICMP error: nothing to read */
+      if (r == PER_SOCKET) more = 1;
       for (int j = 0; j < r; j++) fill_meta(s, count + j, fd, s->rmsgs[count + j].msg_len, s->rmsgs[count + j].msg_hdr.msg_flags);
       count += r;
     }
-    /* Level-triggered: sockets with more queued come back in the next round. */
     if (count > 0) deliver(s, count);
+    if (!more) break;
   }
   napi_close_handle_scope(s->env, scope);
 }
