@@ -111,7 +111,7 @@ export class Call {
     const hostPort = formatHostPort(peer);
     const local = this.ctx.ua.localAddress(peer.transport);
     // RFC 3261 §26.2.2: sips: only carries on a SIPS request (over TLS); a TLS leg of a sip: call says
-    // transport=tls instead (RFC 5630 §3.3: sips: is a promise about the rest of the path).
+    // transport=tls instead (RFC 5630: sips: is a promise about the rest of the path).
     const scheme = peer.transport === 'tls' && this.sips ? 'sips' : 'sip';
     const user = requestUser(this.aInvite);
     const transportParam = peer.transport === 'udp' || scheme === 'sips' ? '' : `;transport=${peer.transport}`;

@@ -30,10 +30,10 @@ export const SIPS_NOT_ALLOWED_WARNING = '380 callrec "SIPS Not Allowed"';
  * hop up to the resource it names; RFC 5630 removed the "last hop"
  * exception, so a request whose only way on is UDP or TCP cannot be honoured.
  * Such a request is answered 480 (Temporarily Unavailable) with warn-code
- * 380 "SIPS Not Allowed" (RFC 5630 §5.3) - never silently relayed in clear -
+ * 380 "SIPS Not Allowed" (defined by RFC 5630) - never silently relayed in clear -
  * unless the onward side's config says `sips: downgrade`, in which case it
  * goes on as sip: with a warning. sips: in To, From or Contact says nothing
- * about the path and is simply accepted (RFC 5630 §3.3: only the
+ * about the path and is simply accepted (RFC 5630: only the
  * Request-URI sets the security of a request's path).
  *
  * A call that arrived over TLS with SRTP and goes on to a side configured

@@ -164,7 +164,7 @@ export class UserAgent implements TransactionUser {
    * request used a SIPS URI: its Contact MUST be SIPS too (RFC 3261
    * §8.1.1.8, §12.1.1). Otherwise TLS is named by `transport=tls` on a sip:
    * URI: a sips: Contact would promise TLS on the whole path back to us
-   * (RFC 5630 §3.3), which a B2BUA cannot give for the other leg, and some
+   * (RFC 3261 §26.2.2, RFC 5630), which a B2BUA cannot give for the other leg, and some
    * peers (baresip 1.0) cannot route to one.
    */
   contact(protocol: TransportProtocol, user = 'callrec', sips = false): string {

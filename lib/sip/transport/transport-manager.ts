@@ -179,8 +179,8 @@ export class TransportManager implements MessageSender {
   /**
    * An existing connection to that address (inbound or outbound), or a new
    * outbound one. A connection the peer closed is gone from the map, so the
-   * next message opens a new one (RFC 3261 §18.1.1: a client opens a new
-   * connection when none is open to the destination).
+   * next message opens a new one (RFC 3261 §18: either end may close a
+   * connection; a client opens one when none is open to the destination).
    *
    * TLS is never given up for plain text: a handshake or verification
    * failure fails the message (and with it its transaction) with a
