@@ -24,19 +24,33 @@
  *   GCM:    | RTCP header (8) | ciphertext | 16-octet tag | E|SRTCP index | [MKI] |
  *
  * Hot path: one Map lookup per packet, the payload XORed straight from the
- * input into the output (protect) or in place (unprotect). AES-CM and GCM
- * both run their counter blocks through one reused AES-ECB cipher per
- * session key (Node's CTR and GCM ciphers take the IV only at creation, so
- * they would cost a cipher object per packet); HMAC-SHA1 uses precomputed
- * pads, GHASH per-key tables. The native keystream buffer is the only
- * per-packet allocation besides the protect output. Unprotect decrypts in
- * place and returns a view of the input buffer.
+ * input into the output (protect) or in place (unprotect). Unprotect
+ * decrypts in place and returns a view of the input buffer; protect writes
+ * a new buffer, or with `reuse` one the context owns (no allocation).
+ *
+ * The crypto itself, per session key set, is one of two implementations
+ * with the same results (the tests compare them packet by packet):
+ *   native  native/srtp_crypto.c on Node's OpenSSL: one N-API call per
+ *           packet does keystream and tag (or GCM seal/open), writing into
+ *           the buffers given; offsets and IV go through a shared Int32Array
+ *           (native-crypto.ts). The default when the module loads.
+ *   js      AES-CM and GCM run their counter blocks through one reused
+ *           AES-ECB cipher per session key (Node's CTR and GCM ciphers take
+ *           the IV only at creation, so they would cost a cipher object per
+ *           packet); HMAC-SHA1 uses precomputed pads, GHASH per-key tables.
+ *           The keystream buffer cipher.update returns is a per-packet
+ *           allocation. The reference, and the fallback.
  */
 import { inspect } from 'node:util';
 import { rtpPayloadOffset } from '../rtp-header.js';
 import { AesCmKeystream } from './aes-cm-keystream.js';
 import { AesGcm } from './aes-gcm.js';
 import { HmacSha1 } from './hmac-sha1.js';
+import {
+  NativeAesCmHmac, NativeAesGcm, P_AAD_END, P_AAD_START, P_AUTH_END, P_COPY, P_ENC_END, P_ENC_START,
+  P_HAS_TRAILER, P_IV0, P_IV1, P_IV2, P_IV3, P_TAG_AT, P_TAG_LEN, P_TRAILER, srtpCrypto, type SrtpCryptoAddon,
+  type SrtpCryptoName, loadSrtpCryptoAddon,
+} from './native-crypto.js';
 import { deriveSessionKeys, type SessionKeys } from './key-derivation.js';
 import type { SrtpMasterKey } from './master-key.js';
 import { guessRoc } from './packet-index.js';
@@ -66,6 +80,12 @@ export interface SrtpContextOptions {
   maxStreams?: number | undefined;
   /** Master key lifetime in packets (RFC 4568 §6.1); see `lifetimeExceeded`. Default 2^48. */
   lifetime?: number | undefined;
+  /**
+   * The crypto implementation. Default: the process-wide choice (native when
+   * build/Release/srtp_crypto.node loads, see native-crypto.ts); 'native'
+   * throws when the module does not load.
+   */
+  crypto?: SrtpCryptoName | undefined;
 }
 
 export interface SrtpCounters {
@@ -103,6 +123,10 @@ class Transform {
   readonly keystream: AesCmKeystream | undefined;
   readonly hmac: HmacSha1 | undefined;
   readonly gcm: AesGcm | undefined;
+  /** Native AES-CM + HMAC-SHA1 (then keystream and hmac are undefined). */
+  readonly cm: NativeAesCmHmac | undefined;
+  /** Native AES-GCM (then gcm is undefined). */
+  readonly ngcm: NativeAesGcm | undefined;
   /**
    * The salt as big-endian words: AES-CM k_s * 2^16 (14 octets, 00 00);
    * GCM the 12-octet salt in s0-s2 (s3 unused).
@@ -112,13 +136,16 @@ class Transform {
   readonly s2: number;
   readonly s3: number;
 
-  constructor(suite: SrtpSuite, keys: SessionKeys) {
+  constructor(suite: SrtpSuite, keys: SessionKeys, addon: SrtpCryptoAddon | undefined) {
     const salt = Buffer.concat([keys.salt, Buffer.alloc(16 - keys.salt.length)]);
     this.s0 = salt.readUInt32BE(0);
     this.s1 = salt.readUInt32BE(4);
     this.s2 = salt.readUInt32BE(8);
     this.s3 = salt.readUInt32BE(12);
-    if (suite.aead) {
+    if (addon !== undefined) {
+      if (suite.aead) this.ngcm = new NativeAesGcm(addon, keys.encryptionKey);
+      else this.cm = new NativeAesCmHmac(addon, keys.encryptionKey, keys.authenticationKey);
+    } else if (suite.aead) {
       this.gcm = new AesGcm(keys.encryptionKey);
     } else {
       this.keystream = new AesCmKeystream(keys.encryptionKey);
@@ -135,6 +162,8 @@ const E_BIT = 0x80000000;
 
 export class SrtpContext {
   readonly suite: SrtpSuite;
+  /** Which implementation does the crypto. */
+  readonly crypto: SrtpCryptoName;
   private readonly c: SrtpCounters = {
     rtpProtected: 0, rtpUnprotected: 0, rtcpProtected: 0, rtcpUnprotected: 0,
     authFailures: 0, replayed: 0, malformed: 0, unknownMki: 0,
@@ -152,6 +181,9 @@ export class SrtpContext {
   private readonly rtcpRecv = new Map<number, RtcpStream>();
   /** SRTCP GCM AAD (RFC 7714 §9.2): header || E || index, gathered from both ends of the packet. */
   private readonly aad = Buffer.alloc(12);
+  /** protect's output with `reuse`, and views of it by length (made once each). */
+  private reused: Buffer | undefined;
+  private reusedViews: (Buffer | undefined)[] = [];
 
   constructor(options: SrtpContextOptions) {
     this.suite = SRTP_SUITES[options.suite];
@@ -159,8 +191,17 @@ export class SrtpContext {
     const keys = 'sessionKeys' in options.key
       ? options.key.sessionKeys
       : deriveSessionKeys(this.suite, options.key.key, options.key.salt);
-    this.rtp = new Transform(this.suite, keys.rtp);
-    this.rtcp = new Transform(this.suite, keys.rtcp);
+    let addon: SrtpCryptoAddon | undefined;
+    if (options.crypto === 'native') {
+      const loaded = loadSrtpCryptoAddon();
+      if (loaded instanceof Error) throw new Error(`native SRTP crypto does not load: ${loaded.message}`);
+      addon = loaded;
+    } else if (options.crypto === undefined) {
+      addon = srtpCrypto().addon;
+    }
+    this.crypto = addon === undefined ? 'js' : 'native';
+    this.rtp = new Transform(this.suite, keys.rtp, addon);
+    this.rtcp = new Transform(this.suite, keys.rtcp, addon);
     if (!('sessionKeys' in options.key)) {
       for (const k of [keys.rtp, keys.rtcp]) {
         k.encryptionKey.fill(0);
@@ -208,8 +249,12 @@ export class SrtpContext {
    * new buffer; `packet` is left unchanged. The sender's ROC follows the
    * sequence numbers with the same estimate a receiver uses (reordered input
    * from the other leg keeps its index).
+   *
+   * `reuse`: the result is instead a view of a buffer this context owns,
+   * overwritten by its next protect call (RTP or RTCP): for a caller that
+   * hands it on at once to something that copies it synchronously.
    */
-  protectRtp(packet: Buffer, length = packet.length): Buffer {
+  protectRtp(packet: Buffer, length = packet.length, reuse = false): Buffer {
     const hdr = rtpPayloadOffset(packet, length);
     if (hdr < 0) {
       this.c.malformed++;
@@ -231,9 +276,40 @@ export class SrtpContext {
     }
     const t = this.rtp;
     const tagLength = this.suite.rtpTagLength;
-    const out = Buffer.allocUnsafe(length + tagLength + this.mkiLength);
-    packet.copy(out, 0, 0, hdr);
-    if (t.keystream !== undefined && t.hmac !== undefined) {
+    const outLength = length + tagLength + this.mkiLength;
+    const out = reuse ? this.reusable(outLength) : Buffer.allocUnsafe(outLength);
+    if (t.cm !== undefined) {
+      // As below, natively: header copy, keystream XOR, tag over out[0..length) || ROC.
+      const p = t.cm.p;
+      p[P_COPY] = hdr;
+      p[P_ENC_START] = hdr;
+      p[P_ENC_END] = length;
+      p[P_IV0] = t.s0;
+      p[P_IV1] = t.s1 ^ ssrc;
+      p[P_IV2] = t.s2 ^ roc;
+      p[P_IV3] = t.s3 ^ (seq << 16);
+      p[P_AUTH_END] = length;
+      p[P_HAS_TRAILER] = 1;
+      p[P_TRAILER] = roc;
+      p[P_TAG_AT] = length + this.mkiLength;
+      p[P_TAG_LEN] = tagLength;
+      t.cm.protect(packet, out);
+      if (this.mki !== undefined) this.mki.copy(out, length);
+    } else if (t.ngcm !== undefined) {
+      const p = t.ngcm.p;
+      p[P_COPY] = hdr;
+      p[P_AAD_START] = 0;
+      p[P_AAD_END] = hdr;
+      p[P_ENC_START] = hdr;
+      p[P_ENC_END] = length;
+      p[P_IV0] = t.s0 ^ (ssrc >>> 16);
+      p[P_IV1] = t.s1 ^ ((ssrc << 16) | (roc >>> 16));
+      p[P_IV2] = t.s2 ^ ((roc << 16) | seq);
+      p[P_TAG_AT] = length;
+      t.ngcm.seal(packet, out, packet);
+      if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG);
+    } else if (t.keystream !== undefined && t.hmac !== undefined) {
+      packet.copy(out, 0, 0, hdr);
       // RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), i * 2^16 = ROC || SEQ || 0x0000.
       t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ roc, t.s3 ^ (seq << 16), packet, hdr, length, out, hdr);
       if (this.mki !== undefined) this.mki.copy(out, length);
@@ -241,6 +317,7 @@ export class SrtpContext {
       t.hmac.sign(out, 0, length, roc, out, length + this.mkiLength, tagLength);
     } else {
       // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; §7.2: AAD = the RTP header.
+      packet.copy(out, 0, 0, hdr);
       t.gcm!.seal(t.s0 ^ (ssrc >>> 16), t.s1 ^ ((ssrc << 16) | (roc >>> 16)), t.s2 ^ ((roc << 16) | seq),
         packet, 0, hdr, packet, hdr, length, out, hdr, out, length);
       if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG);
@@ -279,7 +356,32 @@ export class SrtpContext {
       }
     }
     const t = this.rtp;
-    if (t.keystream !== undefined && t.hmac !== undefined) {
+    if (t.cm !== undefined) {
+      const p = t.cm.p;
+      p[P_ENC_START] = hdr;
+      p[P_ENC_END] = plainEnd;
+      p[P_IV0] = t.s0;
+      p[P_IV1] = t.s1 ^ ssrc;
+      p[P_IV2] = t.s2 ^ roc;
+      p[P_IV3] = t.s3 ^ (seq << 16);
+      p[P_AUTH_END] = plainEnd;
+      p[P_HAS_TRAILER] = 1;
+      p[P_TRAILER] = roc;
+      p[P_TAG_AT] = tagAt;
+      p[P_TAG_LEN] = tagLength;
+      if (!t.cm.unprotect(packet)) return this.authFailure();
+    } else if (t.ngcm !== undefined) {
+      const p = t.ngcm.p;
+      p[P_AAD_START] = 0;
+      p[P_AAD_END] = hdr;
+      p[P_ENC_START] = hdr;
+      p[P_ENC_END] = plainEnd;
+      p[P_IV0] = t.s0 ^ (ssrc >>> 16);
+      p[P_IV1] = t.s1 ^ ((ssrc << 16) | (roc >>> 16));
+      p[P_IV2] = t.s2 ^ ((roc << 16) | seq);
+      p[P_TAG_AT] = tagAt;
+      if (!t.ngcm.open(packet, packet)) return this.authFailure();
+    } else if (t.keystream !== undefined && t.hmac !== undefined) {
       if (!t.hmac.verify(packet, 0, plainEnd, roc, packet, tagAt, tagLength)) return this.authFailure();
       t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ roc, t.s3 ^ (seq << 16), packet, hdr, plainEnd, packet, hdr);
     } else {
@@ -307,7 +409,7 @@ export class SrtpContext {
    * E=1 and the SRTCP index, the MKI and the tag. The index counts per SSRC
    * from 1, as libsrtp does (RFC 3711 does not fix the first value).
    */
-  protectRtcp(packet: Buffer, length = packet.length): Buffer {
+  protectRtcp(packet: Buffer, length = packet.length, reuse = false): Buffer {
     if (length < RTCP_HEADER || (packet[0]! & 0xc0) !== 0x80) {
       this.c.malformed++;
       throw new SrtpError('malformed', 'not an RTCP version 2 packet');
@@ -319,9 +421,43 @@ export class SrtpContext {
     const eIndex = (E_BIT | index) >>> 0;
     const t = this.rtcp;
     const tagLength = this.suite.rtcpTagLength;
-    const out = Buffer.allocUnsafe(length + 4 + tagLength + this.mkiLength);
-    packet.copy(out, 0, 0, RTCP_HEADER);
-    if (t.keystream !== undefined && t.hmac !== undefined) {
+    const outLength = length + 4 + tagLength + this.mkiLength;
+    const out = reuse ? this.reusable(outLength) : Buffer.allocUnsafe(outLength);
+    if (t.cm !== undefined) {
+      const p = t.cm.p;
+      p[P_COPY] = RTCP_HEADER;
+      p[P_ENC_START] = RTCP_HEADER;
+      p[P_ENC_END] = length;
+      p[P_IV0] = t.s0;
+      p[P_IV1] = t.s1 ^ ssrc;
+      p[P_IV2] = t.s2 ^ (index >>> 16);
+      p[P_IV3] = t.s3 ^ ((index & 0xffff) << 16);
+      // E || index first: it ends the authenticated portion (§3.4).
+      out.writeUInt32BE(eIndex, length);
+      p[P_AUTH_END] = length + 4;
+      p[P_HAS_TRAILER] = 0;
+      p[P_TAG_AT] = length + 4 + this.mkiLength;
+      p[P_TAG_LEN] = tagLength;
+      t.cm.protect(packet, out);
+      if (this.mki !== undefined) this.mki.copy(out, length + 4);
+    } else if (t.ngcm !== undefined) {
+      packet.copy(this.aad, 0, 0, RTCP_HEADER);
+      this.aad.writeUInt32BE(eIndex, RTCP_HEADER);
+      const p = t.ngcm.p;
+      p[P_COPY] = RTCP_HEADER;
+      p[P_AAD_START] = 0;
+      p[P_AAD_END] = 12;
+      p[P_ENC_START] = RTCP_HEADER;
+      p[P_ENC_END] = length;
+      p[P_IV0] = t.s0 ^ (ssrc >>> 16);
+      p[P_IV1] = t.s1 ^ (ssrc << 16);
+      p[P_IV2] = t.s2 ^ index;
+      p[P_TAG_AT] = length;
+      t.ngcm.seal(packet, out, this.aad);
+      out.writeUInt32BE(eIndex, length + GCM_TAG);
+      if (this.mki !== undefined) this.mki.copy(out, length + GCM_TAG + 4);
+    } else if (t.keystream !== undefined && t.hmac !== undefined) {
+      packet.copy(out, 0, 0, RTCP_HEADER);
       // §4.1.1 with the 31-bit SRTCP index as i: i * 2^16 = 00 00 || index || 00 00.
       t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ (index >>> 16), t.s3 ^ ((index & 0xffff) << 16),
         packet, RTCP_HEADER, length, out, RTCP_HEADER);
@@ -332,6 +468,7 @@ export class SrtpContext {
     } else {
       // RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt;
       // §9.2: AAD = header (8 octets) || E || SRTCP index.
+      packet.copy(out, 0, 0, RTCP_HEADER);
       packet.copy(this.aad, 0, 0, RTCP_HEADER);
       this.aad.writeUInt32BE(eIndex, RTCP_HEADER);
       t.gcm!.seal(t.s0 ^ (ssrc >>> 16), t.s1 ^ (ssrc << 16), t.s2 ^ index,
@@ -368,7 +505,41 @@ export class SrtpContext {
       return 'replay';
     }
     const t = this.rtcp;
-    if (t.keystream !== undefined && t.hmac !== undefined) {
+    if (t.cm !== undefined) {
+      const p = t.cm.p;
+      p[P_ENC_START] = RTCP_HEADER;
+      p[P_ENC_END] = encrypted ? plainEnd : RTCP_HEADER;
+      p[P_IV0] = t.s0;
+      p[P_IV1] = t.s1 ^ ssrc;
+      p[P_IV2] = t.s2 ^ (index >>> 16);
+      p[P_IV3] = t.s3 ^ ((index & 0xffff) << 16);
+      p[P_AUTH_END] = eIndexAt + 4;
+      p[P_HAS_TRAILER] = 0;
+      p[P_TAG_AT] = tagAt;
+      p[P_TAG_LEN] = tagLength;
+      if (!t.cm.unprotect(packet)) return this.authFailure();
+    } else if (t.ngcm !== undefined) {
+      const p = t.ngcm.p;
+      p[P_IV0] = t.s0 ^ (ssrc >>> 16);
+      p[P_IV1] = t.s1 ^ (ssrc << 16);
+      p[P_IV2] = t.s2 ^ index;
+      p[P_TAG_AT] = tagAt;
+      let aad = this.aad;
+      if (encrypted) {
+        packet.copy(aad, 0, 0, RTCP_HEADER);
+        packet.copy(aad, RTCP_HEADER, eIndexAt, eIndexAt + 4);
+        p[P_ENC_START] = RTCP_HEADER;
+        p[P_ENC_END] = plainEnd;
+      } else {
+        // RFC 7714 §9.3 (E=0): the whole RTCP packet and E || index are the AAD, nothing is encrypted.
+        aad = Buffer.concat([packet.subarray(0, plainEnd), packet.subarray(eIndexAt, eIndexAt + 4)]);
+        p[P_ENC_START] = 0;
+        p[P_ENC_END] = 0;
+      }
+      p[P_AAD_START] = 0;
+      p[P_AAD_END] = aad.length;
+      if (!t.ngcm.open(packet, aad)) return this.authFailure();
+    } else if (t.keystream !== undefined && t.hmac !== undefined) {
       if (!t.hmac.verify(packet, 0, eIndexAt + 4, undefined, packet, tagAt, tagLength)) return this.authFailure();
       if (encrypted) {
         t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ (index >>> 16), t.s3 ^ ((index & 0xffff) << 16),
@@ -406,6 +577,19 @@ export class SrtpContext {
 
   [inspect.custom](): string {
     return `SrtpContext ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** A view of `length` octets of the reused output buffer (grown when too small). */
+  private reusable(length: number): Buffer {
+    let buf = this.reused;
+    if (buf === undefined || buf.length < length) {
+      buf = this.reused = Buffer.alloc(Math.max(2048, length));
+      this.reusedViews = [];
+    }
+    if (length > 4096) return buf.subarray(0, length);
+    let view = this.reusedViews[length];
+    if (view === undefined) view = this.reusedViews[length] = buf.subarray(0, length);
+    return view;
   }
 
   private mkiMatches(packet: Buffer, at: number): boolean {
