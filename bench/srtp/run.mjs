@@ -5,11 +5,14 @@
  *   node bench/srtp/run.mjs            # every suite, 3 runs of ~1 s each
  *   BENCH_SRTP_SECONDS=2 node bench/srtp/run.mjs
  *
- * Per suite: packets per second for protect + unprotect (one pair = one
- * packet) of a 172-octet RTP packet (12-octet header + 160 octets of G.711,
- * 20 ms), sequence numbers running on across the 65535 -> 0 wrap; the
- * median of 3 runs. Also the SRTCP pair rate and the primitives the hot path
- * chose between (why: see lib/media/srtp/aes-cm-keystream.ts, hmac-sha1.ts):
+ * Per suite and crypto implementation (js: lib/media/srtp's JavaScript;
+ * native: native/srtp_crypto.c, when build/Release/srtp_crypto.node loads;
+ * native+reuse: the same with protect writing into the context's reused
+ * output buffer): packets per second for protect + unprotect (one pair =
+ * one packet) of a 172-octet RTP packet (12-octet header + 160 octets of
+ * G.711, 20 ms), sequence numbers running on across the 65535 -> 0 wrap; the
+ * median of 3 runs. Also the SRTCP pair rate and the JavaScript primitives
+ * the JS path chose between (why: see lib/media/srtp/aes-cm-keystream.ts, hmac-sha1.ts):
  *   - AES-CTR keystream: createCipheriv('aes-128-ctr') per packet vs one
  *     reused ECB cipher over our own counter blocks
  *   - HMAC-SHA1 over 176 octets: createHmac per packet vs HmacSha1 with
@@ -31,6 +34,9 @@ const { SrtpMasterKey } = await import(dist('master-key.js'));
 const { AesCmKeystream } = await import(dist('aes-cm-keystream.js'));
 const { HmacSha1 } = await import(dist('hmac-sha1.js'));
 const { AesGcm } = await import(dist('aes-gcm.js'));
+const { loadSrtpCryptoAddon } = await import(dist('native-crypto.js'));
+const nativeLoaded = loadSrtpCryptoAddon();
+const IMPLS = nativeLoaded instanceof Error ? ['js'] : ['js', 'native', 'native+reuse'];
 
 const SECONDS = Number(process.env.BENCH_SRTP_SECONDS ?? 1);
 const RUNS = 3;
@@ -57,15 +63,19 @@ const measure = (step) => {
   return { median: Math.round(median(runs)), runs: runs.map(Math.round) };
 };
 
-function contexts(suite) {
+function contexts(suite, crypto) {
   const key = new SrtpMasterKey(randomBytes(16), randomBytes(suite === 'AEAD_AES_128_GCM' ? 12 : 14));
-  return [new SrtpContext({ suite, key }), new SrtpContext({ suite, key })];
+  return [new SrtpContext({ suite, key, crypto }), new SrtpContext({ suite, key, crypto })];
 }
 
-const results = { node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => +x.toFixed(2)), suites: {}, primitives: {} };
+const results = {
+  node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => +x.toFixed(2)),
+  native: nativeLoaded instanceof Error ? `not loaded: ${nativeLoaded.message}` : 'loaded', suites: {}, primitives: {},
+};
 
-for (const suite of SUITES) {
-  const [tx, rx] = contexts(suite);
+for (const suite of SUITES) for (const impl of IMPLS) {
+  const reuse = impl === 'native+reuse';
+  const [tx, rx] = contexts(suite, impl === 'js' ? 'js' : 'native');
   const rtp = Buffer.alloc(172);
   rtp[0] = 0x80;
   rtp[1] = 8;
@@ -75,15 +85,15 @@ for (const suite of SUITES) {
   const rtpPair = measure(() => {
     rtp.writeUInt16BE(seq, 2);
     seq = (seq + 1) & 0xffff;
-    const out = rx.unprotectRtp(tx.protectRtp(rtp));
-    if (typeof out === 'string') throw new Error(`${suite}: ${out}`);
+    const out = rx.unprotectRtp(tx.protectRtp(rtp, rtp.length, reuse));
+    if (typeof out === 'string') throw new Error(`${suite} ${impl}: ${out}`);
   });
   const rtcp = Buffer.concat([Buffer.from([0x80, 0xc8, 0x00, 0x06, 0x5e, 0xed, 0x5e, 0xed]), randomBytes(20)]);
   const rtcpPair = measure(() => {
-    const out = rx.unprotectRtcp(tx.protectRtcp(rtcp));
-    if (typeof out === 'string') throw new Error(`${suite} rtcp: ${out}`);
+    const out = rx.unprotectRtcp(tx.protectRtcp(rtcp, rtcp.length, reuse));
+    if (typeof out === 'string') throw new Error(`${suite} ${impl} rtcp: ${out}`);
   });
-  results.suites[suite] = { rtpProtectUnprotectPerSecond: rtpPair, rtcpProtectUnprotectPerSecond: rtcpPair };
+  (results.suites[suite] ??= {})[impl] = { rtpProtectUnprotectPerSecond: rtpPair, rtcpProtectUnprotectPerSecond: rtcpPair };
 }
 
 {
@@ -123,10 +133,16 @@ for (const suite of SUITES) {
 
 const fmt = (n) => n.toLocaleString('en-US');
 console.log(`SRTP bench: ${results.node}, ${results.cpu}, load ${results.loadavg.join(' ')}, median of ${RUNS} x ${SECONDS}s`);
-console.log('suite                     RTP protect+unprotect/s   SRTCP protect+unprotect/s');
-for (const [suite, r] of Object.entries(results.suites)) {
-  console.log(`${suite.padEnd(26)}${fmt(r.rtpProtectUnprotectPerSecond.median).padStart(23)}${fmt(r.rtcpProtectUnprotectPerSecond.median).padStart(28)}`);
+if (nativeLoaded instanceof Error) console.log(`native SRTP module not loaded (${nativeLoaded.message}): JavaScript only`);
+console.log('suite                     crypto          RTP pairs/s  us/pair  vs js   SRTCP pairs/s');
+for (const [suite, byImpl] of Object.entries(results.suites)) {
+  const js = byImpl.js.rtpProtectUnprotectPerSecond.median;
+  for (const [impl, r] of Object.entries(byImpl)) {
+    const rtp = r.rtpProtectUnprotectPerSecond.median;
+    console.log(`${suite.padEnd(26)}${impl.padEnd(14)}${fmt(rtp).padStart(13)}${(1e6 / rtp).toFixed(2).padStart(9)}`
+      + `${`${(rtp / js).toFixed(2)}x`.padStart(7)}${fmt(r.rtcpProtectUnprotectPerSecond.median).padStart(16)}`);
+  }
 }
-console.log('primitive (160-176 octets)            ops/s');
+console.log('JavaScript primitive (160-176 octets) ops/s');
 for (const [name, r] of Object.entries(results.primitives)) console.log(`${name.padEnd(34)}${fmt(r.median).padStart(13)}`);
 console.log(JSON.stringify(results));
