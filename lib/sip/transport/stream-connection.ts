@@ -25,6 +25,10 @@ export class StreamConnection {
    * logs; the pending writes fail with it.
    */
   setupError: ((err: Error) => Error) | undefined;
+  /** We opened it (toward a peer's listening port), as opposed to accepting it. */
+  outbound = false;
+  /** Connected (and for TLS: handshake done, peer verified); false until then. */
+  established = false;
 
   constructor(
     readonly socket: Socket,

@@ -10,7 +10,7 @@ import { serialize } from '../message/serializer.js';
 import { bareHost } from '../message/uri.js';
 import { StreamConnection } from './stream-connection.js';
 import { describeTlsFailure } from './tls-failure.js';
-import type { Address, Inbound, MessageSender, TransportProtocol } from './transport.js';
+import { formatAddress, type Address, type Inbound, type MessageSender, type TransportProtocol } from './transport.js';
 
 export interface ListenSpec {
   protocol: TransportProtocol;
@@ -173,7 +173,20 @@ export class TransportManager implements MessageSender {
       });
       return;
     }
-    this.connectionTo(destination).write(data, onError);
+    const existing = this.connections.get(key(destination));
+    const connection = this.connectionTo(destination);
+    if (existing === undefined || !existing.outbound || !existing.established) {
+      connection.write(data, onError);
+      return;
+    }
+    // A connection we opened and used may have been closed by the peer in the meantime (a
+    // restarted peer answers with a reset, which we learn only by writing): the message goes
+    // once more, on a new connection, to the peer's listening address (RFC 3261 §18).
+    connection.write(data, (err) => {
+      this.logger.info({ event: 'sip.reconnect', destination, err: err.message }, `connection to ${formatAddress(destination)} lost (${err.message}); sending on a new one`);
+      existing.close();
+      this.connectionTo(destination).write(data, onError);
+    });
   }
 
   /**
@@ -194,6 +207,10 @@ export class TransportManager implements MessageSender {
     if (destination.protocol !== 'tls') {
       const socket = net.connect({ host, port: destination.port });
       const connection = this.adopt(socket, destination, local);
+      connection.outbound = true;
+      socket.once('connect', () => {
+        connection.established = true;
+      });
       socket.on('error', (err) => {
         this.logger.warn({ event: 'sip.connect-error', destination, err: err.message }, 'connection failed');
       });
@@ -204,6 +221,7 @@ export class TransportManager implements MessageSender {
     if (options.servername !== undefined && net.isIP(options.servername) !== 0) delete options.servername;
     const socket = tls.connect(options);
     const connection = this.adopt(socket, destination, local);
+    connection.outbound = true;
     const where = `${host}:${destination.port}`;
     const expectedName = options.servername ?? host;
     const peer = this.peerName(destination);
@@ -217,6 +235,7 @@ export class TransportManager implements MessageSender {
     };
     socket.once('secureConnect', () => {
       connection.setupError = undefined;
+      connection.established = true;
       this.logger.info({ event: 'sip.tls-connected', destination, peer, protocol: socket.getProtocol(), authorized: socket.authorized }, `TLS connection to ${who} up`);
     });
     return connection;
