@@ -27,7 +27,8 @@ const DROP_BIT: Record<SrtpFailure, number> = { auth: 1, replay: 2, malformed: 4
  *
  * Hot path: one closure per socket set up once; per packet a latch check,
  * one send and the tap; no allocation of our own on a plain leg (two field
- * checks); SRTP decrypts in place and allocates only the protect output.
+ * checks); SRTP decrypts in place and allocates only the protect output,
+ * and not even that when the socket copies on send (batched I/O).
  */
 export class MediaRelay {
   tap: PacketTap | undefined;
@@ -84,7 +85,7 @@ export class MediaRelay {
             dst.packetsOut++;
           }
         } else {
-          const out = this.protect(outbound, plain, false, src);
+          const out = this.protect(outbound, plain, false, src, dst.pair.rtp.copiesOnSend);
           if (out !== undefined) {
             dst.pair.rtp.send(out, dst.remotePort, dst.remoteHost);
             dst.packetsOut++;
@@ -102,7 +103,7 @@ export class MediaRelay {
       if (outbound === undefined) {
         if (!dst.srtpPending) dst.pair.rtcp.send(plain, dst.remoteRtcpPort, dst.remoteHost);
       } else {
-        const out = this.protect(outbound, plain, true, src);
+        const out = this.protect(outbound, plain, true, src, dst.pair.rtcp.copiesOnSend);
         if (out !== undefined) dst.pair.rtcp.send(out, dst.remoteRtcpPort, dst.remoteHost);
       }
     };
@@ -124,10 +125,13 @@ export class MediaRelay {
     return typeof r === 'string' ? failure : r;
   }
 
-  /** Protect throws only for input that is not RTP/RTCP v2 (from a plain leg): such a packet is not sent on. */
-  private protect(ctx: SrtpContext, plain: Buffer, rtcp: boolean, src: RelayEndpoint): Buffer | undefined {
+  /**
+   * Protect throws only for input that is not RTP/RTCP v2 (from a plain leg): such a packet is not sent on.
+   * `reuse` (the socket copies on send): the output is the context's reused buffer, no allocation.
+   */
+  private protect(ctx: SrtpContext, plain: Buffer, rtcp: boolean, src: RelayEndpoint, reuse: boolean): Buffer | undefined {
     try {
-      return rtcp ? ctx.protectRtcp(plain) : ctx.protectRtp(plain);
+      return rtcp ? ctx.protectRtcp(plain, plain.length, reuse) : ctx.protectRtp(plain, plain.length, reuse);
     } catch {
       src.srtpDropped('malformed');
       return undefined;

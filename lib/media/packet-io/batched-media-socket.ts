@@ -190,6 +190,8 @@ class BatchEngine {
 
 class BatchedMediaSocket implements MediaSocket {
   onPacket: PacketHandler | undefined;
+  /** engine.send copies the packet into the send area (or drops it) before returning. */
+  readonly copiesOnSend = true;
   private dest: Destination | undefined;
   private closed = false;
 

@@ -10,6 +10,8 @@ function literalLookup(address: string, _options: unknown, callback: (err: Error
 /** A media socket on Node's dgram: portable, one callback per datagram. */
 class DgramMediaSocket implements MediaSocket {
   onPacket: PacketHandler | undefined;
+  /** dgram keeps the buffer until the send completes, after this call returns. */
+  readonly copiesOnSend = false;
 
   constructor(readonly port: number, private readonly socket: dgram.Socket) {
     socket.on('message', (packet, rinfo) => this.onPacket?.(packet, rinfo));

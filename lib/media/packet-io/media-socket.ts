@@ -25,6 +25,12 @@ export interface MediaSocket {
   onPacket: PacketHandler | undefined;
   /** Sends a datagram; errors (full buffer, unreachable) drop it silently, as UDP does. */
   send(packet: Buffer, port: number, host: string): void;
+  /**
+   * True when `send` is done with `packet` on return (copied or sent), so
+   * the caller may overwrite it right after: SRTP protect then writes into
+   * a reused buffer instead of a new one per packet.
+   */
+  readonly copiesOnSend: boolean;
   close(): void;
 }
 
