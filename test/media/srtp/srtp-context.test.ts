@@ -1,5 +1,7 @@
 /**
- * SrtpContext behaviour (RFC 3711 §3.3, §3.4; RFC 7714) for every suite.
+ * SrtpContext behaviour (RFC 3711 §3.3, §3.4; RFC 7714) for every suite,
+ * with each crypto implementation (JavaScript, and native/srtp_crypto.c:
+ * a native module that does not load fails the native half).
  *
  * Verifies:
  * - round trip, packet sizes (tags 10/4/16, SRTCP tag 10 for _32, E|index),
@@ -21,15 +23,17 @@ import { inspect } from 'node:util';
 import t from 'tap';
 import { SrtpMasterKey } from '../../../lib/media/srtp/master-key.js';
 import { SrtpContext, SrtpError, type SrtpContextOptions } from '../../../lib/media/srtp/srtp-context.js';
+import type { SrtpCryptoName } from '../../../lib/media/srtp/native-crypto.js';
 import type { SrtpSuiteName } from '../../../lib/media/srtp/srtp-suite.js';
 
 const SUITES: SrtpSuiteName[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM'];
+const CRYPTOS: SrtpCryptoName[] = ['js', 'native'];
 const KEY = randomBytes(16);
 const SALT = randomBytes(14);
 
-function pair(suite: SrtpSuiteName, extra: Partial<SrtpContextOptions> = {}): [SrtpContext, SrtpContext] {
+function pairOf(suite: SrtpSuiteName, extra: Partial<SrtpContextOptions> = {}, crypto: SrtpCryptoName = 'js'): [SrtpContext, SrtpContext] {
   const key = new SrtpMasterKey(KEY, suite === 'AEAD_AES_128_GCM' ? SALT.subarray(0, 12) : SALT);
-  return [new SrtpContext({ suite, key, ...extra }), new SrtpContext({ suite, key, ...extra })];
+  return [new SrtpContext({ suite, key, crypto, ...extra }), new SrtpContext({ suite, key, crypto, ...extra })];
 }
 
 function rtp(seq: number, ssrc = 0x11223344, payload = 160): Buffer {
@@ -48,9 +52,12 @@ const rtcp = (ssrc = 0x11223344): Buffer =>
 
 const plain = (r: Buffer | string): string => (typeof r === 'string' ? `failure:${r}` : r.toString('hex'));
 
-for (const suite of SUITES) {
-  t.test(`${suite}: round trip, sizes, buffers`, async (t) => {
+for (const crypto of CRYPTOS) for (const suite of SUITES) {
+  const pair = (s: SrtpSuiteName, extra: Partial<SrtpContextOptions> = {}): [SrtpContext, SrtpContext] => pairOf(s, extra, crypto);
+
+  t.test(`${crypto} ${suite}: round trip, sizes, buffers`, async (t) => {
     const [tx, rx] = pair(suite);
+    t.equal(tx.crypto, crypto);
     const p = rtp(1000);
     const copy = Buffer.from(p);
     const s = tx.protectRtp(p);
@@ -73,7 +80,7 @@ for (const suite of SUITES) {
     t.equal(tx.counters.rtcpProtected, 1);
   });
 
-  t.test(`${suite}: ROC across 65535 -> 0, forward and with a late packet`, async (t) => {
+  t.test(`${crypto} ${suite}: ROC across 65535 -> 0, forward and with a late packet`, async (t) => {
     const [tx, rx] = pair(suite);
     const seqs = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2];
     const sent = seqs.map((q) => tx.protectRtp(rtp(q)));
@@ -98,7 +105,7 @@ for (const suite of SUITES) {
     t.equal(rx3.rolloverCounter(0x11223344, 'receive'), 3);
   });
 
-  t.test(`${suite}: replay`, async (t) => {
+  t.test(`${crypto} ${suite}: replay`, async (t) => {
     const [tx, rx] = pair(suite);
     const first = tx.protectRtp(rtp(10));
     const keep = Buffer.from(first);
@@ -120,7 +127,7 @@ for (const suite of SUITES) {
     t.equal(rx.unprotectRtcp(cKeep), 'replay', 'SRTCP duplicate');
   });
 
-  t.test(`${suite}: tampering`, async (t) => {
+  t.test(`${crypto} ${suite}: tampering`, async (t) => {
     const [tx, rx] = pair(suite);
     const good = tx.protectRtp(rtp(5));
     for (const [what, at] of [['payload', 40], ['tag', good.length - 1], ['sequence number', 3], ['timestamp', 5]] as const) {
@@ -147,11 +154,11 @@ for (const suite of SUITES) {
     t.equal(rx.unprotectRtcp(body), 'auth', 'SRTCP body altered');
     t.type(rx.unprotectRtcp(c), Buffer);
     const other = pair(suite)[0];
-    const wrongKey = new SrtpContext({ suite, key: new SrtpMasterKey(randomBytes(16), randomBytes(suite === 'AEAD_AES_128_GCM' ? 12 : 14)) });
+    const wrongKey = new SrtpContext({ suite, crypto, key: new SrtpMasterKey(randomBytes(16), randomBytes(suite === 'AEAD_AES_128_GCM' ? 12 : 14)) });
     t.equal(wrongKey.unprotectRtp(other.protectRtp(rtp(1))), 'auth', 'other key');
   });
 
-  t.test(`${suite}: MKI`, async (t) => {
+  t.test(`${crypto} ${suite}: MKI`, async (t) => {
     const mki = Buffer.from([0, 0, 0, 7]);
     const [tx, rx] = pair(suite, { mki });
     const s = tx.protectRtp(rtp(1));
@@ -167,7 +174,7 @@ for (const suite of SUITES) {
     t.equal(plain(rx.unprotectRtcp(tx.protectRtcp(c))), c.toString('hex'), 'SRTCP with MKI');
   });
 
-  t.test(`${suite}: malformed`, async (t) => {
+  t.test(`${crypto} ${suite}: malformed`, async (t) => {
     const [tx, rx] = pair(suite);
     t.equal(rx.unprotectRtp(Buffer.alloc(10)), 'malformed', 'too short');
     const v1 = tx.protectRtp(rtp(1));
@@ -182,7 +189,7 @@ for (const suite of SUITES) {
     t.throws(() => tx.protectRtcp(Buffer.from([0x40, 200, 0, 1, 0, 0, 0, 0])), SrtpError);
   });
 
-  t.test(`${suite}: CSRCs, header extension, padding`, async (t) => {
+  t.test(`${crypto} ${suite}: CSRCs, header extension, padding`, async (t) => {
     const [tx, rx] = pair(suite);
     const p = Buffer.concat([
       Buffer.from([0xb2, 0x08, 0x00, 0x09, 0, 0, 0, 1, 0xca, 0xfe, 0xba, 0xbe]), // V=2 P X CC=2
@@ -195,7 +202,7 @@ for (const suite of SUITES) {
     t.equal(plain(rx.unprotectRtp(s)), p.toString('hex'));
   });
 
-  t.test(`${suite}: SSRCs apart, state evicted beyond maxStreams`, async (t) => {
+  t.test(`${crypto} ${suite}: SSRCs apart, state evicted beyond maxStreams`, async (t) => {
     const [tx, rx] = pair(suite, { maxStreams: 2 });
     const a = tx.protectRtp(rtp(65535, 1));
     const b = tx.protectRtp(rtp(0, 2));
@@ -220,8 +227,8 @@ t.test('keys are never shown', async (t) => {
 });
 
 t.test('lifetime is reported, packets still flow', async (t) => {
-  const [tx, rx] = pair('AES_CM_128_HMAC_SHA1_80', { lifetime: 2 });
+  const [tx, rx] = pairOf('AES_CM_128_HMAC_SHA1_80', { lifetime: 2 });
   for (let q = 0; q < 3; q++) t.type(rx.unprotectRtp(tx.protectRtp(rtp(q))), Buffer);
   t.equal(rx.lifetimeExceeded, true);
-  t.equal(pair('AES_CM_128_HMAC_SHA1_80')[0].lifetimeExceeded, false);
+  t.equal(pairOf('AES_CM_128_HMAC_SHA1_80')[0].lifetimeExceeded, false);
 });
