@@ -44,7 +44,8 @@
 
 #define RECV_SLOTS 256
 #define SEND_SLOTS 256
-#define SLOT_BYTES 2048
+/* Room per datagram: any audio RTP (L16 48 kHz stereo at 40 ms is 7,692 octets); larger ones are dropped and counted. */
+#define SLOT_BYTES 8192
 #define RECV_FIELDS 8
 #define SEND_FIELDS 10
 /* Datagrams taken from one socket per round: fairness between calls. */

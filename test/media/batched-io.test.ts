@@ -166,13 +166,13 @@ t.test('oversized datagrams are dropped and counted; a throwing handler does not
     got.push(i);
   };
   p.send(datagram(1), s.port, '127.0.0.1');
-  p.send(Buffer.alloc(4000, 1), s.port, '127.0.0.1');
+  p.send(Buffer.alloc(9000, 1), s.port, '127.0.0.1');
   p.send(datagram(2), s.port, '127.0.0.1');
   p.send(datagram(3), s.port, '127.0.0.1');
   await until(() => got.length === 2);
   t.same(got, [1, 3]);
   const after = factory.stats;
-  t.equal(after.truncated - before.truncated, 1, 'the 4,000-byte datagram counted as truncated');
+  t.equal(after.truncated - before.truncated, 1, 'the 9,000-byte datagram counted as truncated');
   t.equal(after.handlerErrors - before.handlerErrors, 1, 'the throwing handler counted');
   t.match(reported, [/handler bug/], 'and reported (the first one at least)');
 });
@@ -181,4 +181,20 @@ t.test('a port in use is refused with EADDRINUSE', async (t) => {
   const s = await open();
   t.teardown(() => s.close());
   await t.rejects(factory.open('127.0.0.1', s.port, 0), { code: 'EADDRINUSE' });
+});
+
+t.test('large audio datagrams (L16 48 kHz stereo, 40 ms: 7,692 octets) are received and echoed whole', async (t) => {
+  const s = await open();
+  const p = await peer();
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  s.onPacket = (packet, source) => s.send(packet, source.port, source.address);
+  const back: Buffer[] = [];
+  p.on('message', (m) => back.push(m));
+  const big = datagram(9, 7692);
+  p.send(big, s.port, '127.0.0.1');
+  await until(() => back.length === 1);
+  t.same(back[0], big);
 });
