@@ -50,6 +50,16 @@ export class FeatureCodeService {
     });
     const code = parseFeatureCode(facts.calledNumber, this.config.featureCodes, this.config.groups, this.config.numbers);
     if (code === undefined) return false;
+    // An SRTP offer without a crypto suite we support cannot be answered (RFC 4568 §7.1.2) and must
+    // not be answered with plain RTP: 488 (RFC 3261 §13.3.1.3), and the code is not carried out,
+    // so what the phone shows (failure) is what happened.
+    const unusable = unusableSrtpSuites(req);
+    if (unusable !== undefined) {
+      this.logger.warn({ event: 'feature-code.srtp-unsupported', callId: req.callId, dialled: code.dialled, suites: unusable },
+        'feature code call offers no SRTP suite callrec supports: refused with 488, nothing changed');
+      tx.respond(createResponse(req, 488, 'Not Acceptable Here', ua.newTag()).set('Warning', '302 callrec "Incompatible transport protocol"'));
+      return true;
+    }
     const result = applyFeatureCode(code, facts.callingIdentity, this.config, this.membership);
     if (result.ok) {
       for (const u of result.updates) this.membership.setActive(u.groupId, u.userId, u.active, Date.now());
@@ -80,14 +90,9 @@ export class FeatureCodeService {
       return;
     }
     // RFC 3264 §6 / RFC 4568 §7.1.2: an SRTP offer is answered in kind - RTP/SAVP, the first crypto
-    // line we support, a fresh key of our own - and the tone is protected with that key. An SRTP
-    // offer with no usable suite cannot be answered: 488 (RFC 3261 §13.3.1.3), never plain RTP.
+    // line we support, a fresh key of our own - and the tone is protected with that key.
+    // (An SRTP offer without a usable suite never gets here: tryHandle refuses it with 488.)
     const plan = answerPlan(offer, undefined);
-    if (plan.kind === 'refuse') {
-      this.logger.warn({ event: 'feature-code.srtp-unsupported', callId: req.callId, suites: plan.offeredSuites }, 'feature code call offers no SRTP suite callrec supports');
-      tx.respond(createResponse(req, 488, 'Not Acceptable Here', tag).set('Warning', '302 callrec "Incompatible transport protocol"'));
-      return;
-    }
     const keys = plan.kind === 'srtp' ? plan.keys : undefined;
     const srtpOut = keys !== undefined ? srtpContextFor(keys.local) : undefined;
     const srtpIn = keys !== undefined ? srtpContextFor(keys.remote) : undefined;
@@ -132,4 +137,17 @@ export class FeatureCodeService {
 /** The socket with `send` protecting each RTP packet with the leg's outbound SRTP context (RFC 3711 §3.3). */
 function protectingSocket(socket: Pick<MediaSocket, 'send'>, ctx: SrtpContext): Pick<MediaSocket, 'send'> {
   return { send: (packet: Buffer, port: number, host: string): void => socket.send(ctx.protectRtp(packet), port, host) };
+}
+
+/** The suites of an RTP/SAVP(F) offer none of which callrec supports; undefined when the offer is usable. */
+function unusableSrtpSuites(req: SipRequest): string[] | undefined {
+  let offer;
+  try {
+    offer = req.body.length > 0 ? readAudioStream(req.body.toString('utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (offer === undefined) return undefined;
+  const plan = answerPlan(offer, undefined);
+  return plan.kind === 'refuse' ? [...plan.offeredSuites] : undefined;
 }

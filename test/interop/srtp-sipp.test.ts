@@ -12,7 +12,7 @@
  *    answers `status`.
  * 2. A feature code (*71) offered with RTP/SAVP and only a crypto suite
  *    callrec does not know is refused with 488 (RFC 3261 §13.3.1.3), not
- *    answered with plain RTP.
+ *    answered with plain RTP, and the login is not carried out.
  * Does not verify: re-keying, replay (unit tests of the relay).
  */
 import crypto from 'node:crypto';
@@ -81,5 +81,6 @@ if (!sippAvailable()) {
     t.equal(uac.successful, 1, 'one successful (refused as expected) call');
     const refused = await rec.waitForLog((l) => l.event === 'feature-code.srtp-unsupported', 2000);
     t.same(refused['suites'], ['FUTURE_CIPHER_256'], 'logged with the offered suite');
+    t.notOk(rec.logs.some((l) => l.event === 'group.login'), 'the login was not carried out');
   });
 }
