@@ -62,7 +62,9 @@ if (!sippAvailable() || !baresipAvailable()) {
     t.teardown(() => uac.close());
     const uri = `sips:bob@127.0.0.1:${tlsPort}`;
     const res = await uac.invite(uri, SDP);
-    t.equal(res.status, 200, 'the call is answered');
+    t.equal(res.status, 200, 'the call is answered', {
+      diagnostic: res.status !== 200, details: rec.logs.filter((l) => (l.level ?? 0) >= 40).map((l) => JSON.stringify(l)).join('\n'),
+    });
     t.match(res.get('Contact') ?? '', /^<sips:callrec@127\.0\.0\.1:\d+>$/, 'callrec\'s Contact toward the SIPS caller is a sips: URI');
     await provider.ctrl.event('CALL_ESTABLISHED', 5000);
     const start = await rec.waitForLog((l) => l.event === 'call.start', 2000);

@@ -265,6 +265,7 @@ export async function startBaresip(dir: string, o: BaresipOptions): Promise<Bare
   let ctrl: BaresipControl;
   try {
     ctrl = await BaresipControl.connect(ctrlPort);
+    if (o.tls !== undefined) await tcpReachable(host, sipPort + 1, 5000);
   } catch (err) {
     await terminate(child, 1000);
     release();
@@ -291,6 +292,23 @@ export async function startBaresip(dir: string, o: BaresipOptions): Promise<Bare
   };
 }
 
+
+/** Resolves once a TCP connection to host:port succeeds (a listener is up); rejects after `timeoutMs`. */
+export async function tcpReachable(host: string, port: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${host}:${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /**
  * Free ports are probed, released and bound later by the child; other test
