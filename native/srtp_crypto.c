@@ -299,8 +299,7 @@ static void cm_mac(cm_session *s, const uint8_t *data, uint8_t mac[SHA_DIGEST_LE
 /* The session behind an external made by create with this magic, else NULL. */
 static void *get_session(napi_env env, napi_value v, uint32_t magic) {
   void *p = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  /* napi_invalid_arg for anything but an external. */
   if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) return NULL;
   return *(uint32_t *)p == magic ? p : NULL;
 }
