@@ -19,6 +19,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PortPool } from '../media/port-pool.js';
 import { selectMediaIo } from '../media/packet-io/select-media-io.js';
+import { srtpCrypto } from '../media/srtp/native-crypto.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
 import type { Config, PeerConfig } from '../config/index.js';
 import { TransportManager } from '../sip/transport/transport-manager.js';
@@ -76,6 +77,10 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   const mediaIo = selectMediaIo();
   if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
+  // Chosen at start, so CALLREC_SRTP_CRYPTO=native without the module stops the start, not the first SRTP call.
+  const srtpCryptoChoice = srtpCrypto();
+  if (srtpCryptoChoice.reason === undefined) logger.info({ event: 'srtp.crypto', crypto: srtpCryptoChoice.name }, "SRTP crypto native (Node's OpenSSL)");
+  else logger.warn({ event: 'srtp.crypto', crypto: srtpCryptoChoice.name, reason: srtpCryptoChoice.reason }, `SRTP crypto in JavaScript: ${srtpCryptoChoice.reason}`);
   mediaIo.factory.onHandlerError = (err, count) =>
     logger.error({ event: 'internal-error', source: 'media', count, err: err instanceof Error ? err.stack : String(err) }, 'packet handler threw');
   const pool = new PortPool(config.media.host, config.media.portMin, config.media.portMax, mediaIo.factory);
