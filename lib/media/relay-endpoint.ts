@@ -9,7 +9,7 @@ export interface SrtpDropCounters {
   authFailures: number;
   /** Already received, or older than the replay window. */
   replayed: number;
-  /** Too short for SRTP, or not RTP/RTCP version 2. */
+  /** Too short for SRTP, not RTP/RTCP version 2, or RTCP sent in the clear (e.g. a final RTCP BYE). */
   malformed: number;
   /** Arrived while the leg was negotiating SRTP and had no keys yet. */
   unkeyed: number;

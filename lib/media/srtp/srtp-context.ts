@@ -501,6 +501,7 @@ export class SrtpContext {
     const ssrc = packet.readUInt32BE(4);
     const s = this.rtcpRecv.get(ssrc);
     if (s !== undefined && !s.window!.check(index)) {
+      if (isClearRtcp(packet, length)) return this.malformed();
       this.c.replayed++;
       return 'replay';
     }
@@ -517,7 +518,7 @@ export class SrtpContext {
       p[P_HAS_TRAILER] = 0;
       p[P_TAG_AT] = tagAt;
       p[P_TAG_LEN] = tagLength;
-      if (!t.cm.unprotect(packet)) return this.authFailure();
+      if (!t.cm.unprotect(packet)) return this.rtcpAuthFailure(packet, length);
     } else if (t.ngcm !== undefined) {
       const p = t.ngcm.p;
       p[P_IV0] = t.s0 ^ (ssrc >>> 16);
@@ -538,9 +539,9 @@ export class SrtpContext {
       }
       p[P_AAD_START] = 0;
       p[P_AAD_END] = aad.length;
-      if (!t.ngcm.open(packet, aad)) return this.authFailure();
+      if (!t.ngcm.open(packet, aad)) return this.rtcpAuthFailure(packet, length);
     } else if (t.keystream !== undefined && t.hmac !== undefined) {
-      if (!t.hmac.verify(packet, 0, eIndexAt + 4, undefined, packet, tagAt, tagLength)) return this.authFailure();
+      if (!t.hmac.verify(packet, 0, eIndexAt + 4, undefined, packet, tagAt, tagLength)) return this.rtcpAuthFailure(packet, length);
       if (encrypted) {
         t.keystream.xor(t.s0, t.s1 ^ ssrc, t.s2 ^ (index >>> 16), t.s3 ^ ((index & 0xffff) << 16),
           packet, RTCP_HEADER, plainEnd, packet, RTCP_HEADER);
@@ -557,7 +558,7 @@ export class SrtpContext {
         const aad = Buffer.concat([packet.subarray(0, plainEnd), packet.subarray(eIndexAt, eIndexAt + 4)]);
         ok = t.gcm!.open(iv0, iv1, iv2, aad, 0, aad.length, EMPTY, 0, 0, EMPTY, 0, packet, tagAt);
       }
-      if (!ok) return this.authFailure();
+      if (!ok) return this.rtcpAuthFailure(packet, length);
     }
     if (s === undefined) {
       const w = new ReplayWindow(this.windowSize);
@@ -617,9 +618,40 @@ export class SrtpContext {
     return 'auth';
   }
 
+  /**
+   * An SRTCP packet that failed its tag (or replay) check but parses as a
+   * whole plain RTCP compound packet is RTCP sent in the clear, not a forgery:
+   * some endpoints (baresip among them) send their final RTCP BYE unprotected
+   * after closing their SRTP session, others send clear APP keep-alives. It
+   * is dropped all the same (RFC 3711 §3.4: SRTCP is always authenticated)
+   * but counted as malformed, so authFailures keeps meaning "wrong key or
+   * tampered".
+   */
+  private rtcpAuthFailure(packet: Buffer, length: number): SrtpFailure {
+    return isClearRtcp(packet, length) ? this.malformed() : this.authFailure();
+  }
+
   private unknownMki(): SrtpFailure {
     this.c.unknownMki++;
     this.c.authFailures++;
     return 'auth';
   }
+}
+
+/**
+ * True when packet[0..length) is exactly a compound of RTCP packets
+ * (RFC 3550 §6.1: version 2, packet types 192-223 per RFC 5761 §4, each
+ * length field in 32-bit words minus one, the last ending at the datagram's
+ * end). An SRTCP packet does not parse so: its trailer (E||index, MKI, tag)
+ * follows the last RTCP packet.
+ */
+function isClearRtcp(packet: Buffer, length: number): boolean {
+  let off = 0;
+  while (off + 4 <= length) {
+    if ((packet[off]! & 0xc0) !== 0x80) return false;
+    const pt = packet[off + 1]!;
+    if (pt < 192 || pt > 223) return false;
+    off += (packet.readUInt16BE(off + 2) + 1) * 4;
+  }
+  return off === length;
 }

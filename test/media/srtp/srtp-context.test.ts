@@ -13,7 +13,8 @@
  * - tampered payload, tag, header or index rejected as 'auth', counted, the
  *   buffer not decrypted; a forged packet neither creates state nor moves the
  *   window (a forged far-ahead SEQ does not block the real stream)
- * - malformed input: too short, not version 2; protect throws SrtpError
+ * - malformed input: too short, not version 2, RTCP in the clear (a final
+ *   BYE, an APP keep-alive); protect throws SrtpError
  * - MKI: carried (before the tag for AES-CM, after it for GCM), checked
  * - SSRCs kept apart; the oldest state evicted beyond maxStreams
  * - keys never in JSON or inspect output
@@ -156,6 +157,24 @@ for (const crypto of CRYPTOS) for (const suite of SUITES) {
     const other = pair(suite)[0];
     const wrongKey = new SrtpContext({ suite, crypto, key: new SrtpMasterKey(randomBytes(16), randomBytes(suite === 'AEAD_AES_128_GCM' ? 12 : 14)) });
     t.equal(wrongKey.unprotectRtp(other.protectRtp(rtp(1))), 'auth', 'other key');
+  });
+
+  t.test(`${crypto} ${suite}: RTCP sent in the clear is dropped as malformed, not counted as an auth failure`, async (t) => {
+    const [tx, rx] = pair(suite);
+    t.type(rx.unprotectRtcp(tx.protectRtcp(rtcp())), Buffer, 'the stream is known (a later clear packet may also hit the replay check)');
+    // A final RTCP BYE (reason "Adjo") + SDES CNAME in the clear, as baresip sends it when hanging up.
+    const bye = Buffer.from('81cb00034e064b5a0441646a6f00000081ca00074e064b5a01137369703a616c696365403132372e302e302e31000000', 'hex');
+    const ping = Buffer.from('80cc00034e064b5a50494e47504f4e47', 'hex'); // clear APP "PING" keep-alive
+    for (const [what, p] of [['BYE + SDES', bye], ['APP keep-alive', ping]] as const) {
+      const before = Buffer.from(p);
+      t.equal(rx.unprotectRtcp(p), 'malformed', what);
+      t.same(p, before, `${what}: left unchanged`);
+    }
+    t.equal(rx.counters.authFailures, 0);
+    t.equal(rx.counters.replayed, 0);
+    const forged = Buffer.from(tx.protectRtcp(rtcp()));
+    forged[forged.length - 1]! ^= 1;
+    t.equal(rx.unprotectRtcp(forged), 'auth', 'a tampered SRTCP packet is still an auth failure');
   });
 
   t.test(`${crypto} ${suite}: MKI`, async (t) => {
