@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -49,19 +48,11 @@
 #define SLOT_BYTES 8192
 #define RECV_FIELDS 8
 #define SEND_FIELDS 10
-/* Datagrams taken from one socket per round: fairness between calls (a flooded socket waits for the next round). */
-#define PER_SOCKET 32
+/* Datagrams taken from one socket per round: fairness between calls. */
+#define PER_SOCKET 8
 /* Rounds per wake-up, so timers and SIP get their turn under overload. */
 #define MAX_ROUNDS 16
 #define MAX_EVENTS 512
-/*
- * Interrupt moderation: after a wake-up that found datagrams, the sockets
- * are not polled again for this long, so what arrives meanwhile is taken in
- * one batch. An idle relay still handles the first datagram at once; under
- * load each wake-up (two epoll_waits, the JavaScript call) serves many
- * datagrams instead of one or two. Adds at most this much latency.
- */
-#define HOLDOFF_NS 250000
 
 enum control {
   CTL_SEND_COUNT = 0,   /* descriptors queued in sendMeta (JavaScript increments) */
@@ -70,7 +61,6 @@ enum control {
   CTL_TRUNCATED = 3,    /* datagrams longer than SLOT_BYTES, dropped */
   CTL_BATCHES = 4,      /* callbacks made */
   CTL_RECEIVED = 5,     /* datagrams received */
-  CTL_WAKES = 6,        /* wake-ups that found datagrams (one or more callbacks each) */
   CTL_FIELDS = 8
 };
 
@@ -86,9 +76,6 @@ typedef struct {
   int32_t *control;
   int epfd;
   uv_poll_t poll;
-  /* timerfd of the hold-off and its libuv watcher. */
-  int tfd;
-  uv_poll_t holdoff;
   /* A socket was closed during a callback: the rest of the epoll result may name a reused descriptor. */
   int closed_in_batch;
   struct mmsghdr rmsgs[RECV_SLOTS];
@@ -211,11 +198,12 @@ static void fill_meta(io_state *s, int32_t slot, int fd, unsigned len, int flags
   }
 }
 
-/* Reads every ready socket (up to MAX_ROUNDS rounds) and delivers; returns the datagrams delivered. */
-static int32_t drain(io_state *s) {
-  int32_t total = 0;
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  io_state *s = (io_state *)handle->data;
+  if (status < 0) return;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return 0;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
   for (int round = 0; round < MAX_ROUNDS; round++) {
     int n = epoll_wait(s->epfd, s->events, MAX_EVENTS, 0);
     if (n <= 0) break;
@@ -252,45 +240,9 @@ static int32_t drain(io_state *s) {
       count += r;
     }
     if (count > 0) deliver(s, count);
-    total += count;
     if (!more) break;
   }
   napi_close_handle_scope(s->env, scope);
-  if (total > 0) s->control[CTL_WAKES]++;
-  return total;
-}
-
-static void on_holdoff_end(uv_poll_t *handle, int status, int events);
-
-/* Stops polling the sockets for HOLDOFF_NS; the timer's end drains them. */
-static void hold_off(io_state *s) {
-  struct itimerspec its;
-  memset(&its, 0, sizeof its);
-  its.it_value.tv_nsec = HOLDOFF_NS;
-  if (timerfd_settime(s->tfd, 0, &its, NULL) != 0) return; /* cannot time it: stay on immediate polling */
-  uv_poll_stop(&s->poll);
-  uv_poll_start(&s->holdoff, UV_READABLE, on_holdoff_end);
-}
-
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  io_state *s = (io_state *)handle->data;
-  if (status < 0) return;
-  if (drain(s) > 0 && s->tfd >= 0) hold_off(s);
-}
-
-static void on_holdoff_end(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  (void)status;
-  io_state *s = (io_state *)handle->data;
-  uint64_t expirations;
-  if (read(s->tfd, &expirations, sizeof expirations) < 0 && errno == EAGAIN) return; /* not yet */
-  uv_poll_stop(&s->holdoff);
-  if (drain(s) > 0) {
-    hold_off(s); /* still busy: go on batching */
-  } else {
-    uv_poll_start(&s->poll, UV_READABLE, on_readable); /* idle again: the next datagram at once */
-  }
 }
 
 static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
@@ -343,16 +295,6 @@ static napi_value init(napi_env env, napi_callback_info info) {
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   /* The media sockets alone must not keep the process alive (like unref'd timers). */
   uv_unref((uv_handle_t *)&s->poll);
-  s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (s->tfd >= 0) {
-    if (uv_poll_init(loop, &s->holdoff, s->tfd) == 0) {
-      s->holdoff.data = s;
-      uv_unref((uv_handle_t *)&s->holdoff);
-    } else {
-      close(s->tfd);
-      s->tfd = -1;
-    }
-  }
   state = s;
   return NULL;
 }
@@ -492,7 +434,7 @@ static napi_value constants(napi_env env) {
       {"RECV_SLOTS", RECV_SLOTS}, {"SEND_SLOTS", SEND_SLOTS}, {"SLOT_BYTES", SLOT_BYTES}, {"RECV_FIELDS", RECV_FIELDS},
       {"SEND_FIELDS", SEND_FIELDS}, {"CONTROL_FIELDS", CTL_FIELDS}, {"CTL_SEND_COUNT", CTL_SEND_COUNT},
       {"CTL_SEND_USED", CTL_SEND_USED}, {"CTL_SEND_ERRORS", CTL_SEND_ERRORS}, {"CTL_TRUNCATED", CTL_TRUNCATED},
-      {"CTL_BATCHES", CTL_BATCHES}, {"CTL_RECEIVED", CTL_RECEIVED}, {"CTL_WAKES", CTL_WAKES}};
+      {"CTL_BATCHES", CTL_BATCHES}, {"CTL_RECEIVED", CTL_RECEIVED}};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
     napi_create_int32(env, list[i].value, &v);
     napi_set_named_property(env, o, list[i].name, v);

@@ -11,7 +11,7 @@ interface MediaIoAddon {
   flush(): void;
   parseAddress(host: string, out: Int32Array): number;
   formatAddress(family: number, a0: number, a1: number, a2: number, a3: number): string;
-  constants: Record<'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED' | 'CTL_WAKES', number>;
+  constants: Record<'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED', number>;
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -175,11 +175,10 @@ class BatchEngine {
   }
 
   /** Counters of the engine (for status and benchmarks). */
-  get stats(): { wakes: number; batches: number; received: number; sendErrors: number; truncated: number; handlerErrors: number } {
+  get stats(): { batches: number; received: number; sendErrors: number; truncated: number; handlerErrors: number } {
     const ctl = this.control;
     const c = this.c;
     return {
-      wakes: ctl[c.CTL_WAKES]! >>> 0,
       batches: ctl[c.CTL_BATCHES]! >>> 0,
       received: ctl[c.CTL_RECEIVED]! >>> 0,
       sendErrors: ctl[c.CTL_SEND_ERRORS]! >>> 0,
