@@ -127,6 +127,12 @@ if (!sippAvailable()) {
     again.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 200 && !out.includes('"event":"ready"'); i++) await new Promise((r) => setTimeout(r, 100));
     t.match(out, /recovered after crash/, 'the spool of the killed call is sealed at restart');
+    // Sealed before "ready"; the archive queue delivers it to the local target right after, not necessarily before.
+    const delivered = (): boolean => {
+      const all = recordings(rec.archiveDir);
+      return all.length >= 4 && all.every((b) => existsSync(`${b}_hash.txt.SHA256withRSA.sig`));
+    };
+    for (let i = 0; i < 150 && !delivered(); i++) await new Promise((r) => setTimeout(r, 100));
     const after = recordings(rec.archiveDir);
     t.equal(after.length, 4, 'exactly one more recording');
     const recovered = after.find((b) => !bases.includes(b))!;
