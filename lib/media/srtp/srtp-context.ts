@@ -28,34 +28,22 @@
  * decrypts in place and returns a view of the input buffer; protect writes
  * a new buffer, or with `reuse` one the context owns (no allocation).
  *
- * The crypto itself, per session key set, is one of two implementations
- * with the same results (the tests compare them packet by packet):
- *   native  native/srtp_crypto.c on Node's OpenSSL: one N-API call per
- *           packet does keystream and tag (or GCM seal/open), writing into
- *           the buffers given; offsets and IV go through a shared Int32Array
- *           (native-crypto.ts). The default when the module loads.
- *   js      AES-CM and GCM run their counter blocks through one reused
- *           AES-ECB cipher per session key (Node's CTR and GCM ciphers take
- *           the IV only at creation, so they would cost a cipher object per
- *           packet); HMAC-SHA1 uses precomputed pads, GHASH per-key tables.
- *           The keystream buffer cipher.update returns is a per-packet
- *           allocation. The reference, and the fallback.
+ * The crypto itself, per session key set, is in srtp-transform.ts (native or
+ * JavaScript, with the same results).
  */
 import { inspect } from 'node:util';
 import { rtpPayloadOffset } from '../rtp-header.js';
-import { AesCmKeystream } from './aes-cm-keystream.js';
-import { AesGcm } from './aes-gcm.js';
-import { HmacSha1 } from './hmac-sha1.js';
 import {
-  NativeAesCmHmac, NativeAesGcm, P_AAD_END, P_AAD_START, P_AUTH_END, P_COPY, P_ENC_END, P_ENC_START,
-  P_HAS_TRAILER, P_IV0, P_IV1, P_IV2, P_IV3, P_TAG_AT, P_TAG_LEN, P_TRAILER, srtpCrypto, type SrtpCryptoAddon,
-  type SrtpCryptoName, loadSrtpCryptoAddon,
+  P_AAD_END, P_AAD_START, P_AUTH_END, P_COPY, P_ENC_END, P_ENC_START, P_HAS_TRAILER, P_IV0, P_IV1, P_IV2, P_IV3,
+  P_TAG_AT, P_TAG_LEN, P_TRAILER, srtpCrypto, type SrtpCryptoAddon, type SrtpCryptoName, loadSrtpCryptoAddon,
 } from './native-crypto.js';
 import { deriveSessionKeys, type SessionKeys } from './key-derivation.js';
 import type { SrtpMasterKey } from './master-key.js';
 import { guessRoc } from './packet-index.js';
 import { ReplayWindow } from './replay-window.js';
+import { isClearRtcp } from './rtcp-compound.js';
 import { SRTP_SUITES, type SrtpSuite, type SrtpSuiteName } from './srtp-suite.js';
+import { SrtpTransform as Transform } from './srtp-transform.js';
 
 /** Why unprotect dropped a packet. */
 export type SrtpFailure = 'auth' | 'replay' | 'malformed';
@@ -116,43 +104,6 @@ class RtcpStream {
   /** Sending: the last SRTCP index used. */
   index = 0;
   constructor(readonly window: ReplayWindow | undefined) {}
-}
-
-/** The per-kind (SRTP or SRTCP) transform state: session keys in the form the hot path uses. */
-class Transform {
-  readonly keystream: AesCmKeystream | undefined;
-  readonly hmac: HmacSha1 | undefined;
-  readonly gcm: AesGcm | undefined;
-  /** Native AES-CM + HMAC-SHA1 (then keystream and hmac are undefined). */
-  readonly cm: NativeAesCmHmac | undefined;
-  /** Native AES-GCM (then gcm is undefined). */
-  readonly ngcm: NativeAesGcm | undefined;
-  /**
-   * The salt as big-endian words: AES-CM k_s * 2^16 (14 octets, 00 00);
-   * GCM the 12-octet salt in s0-s2 (s3 unused).
-   */
-  readonly s0: number;
-  readonly s1: number;
-  readonly s2: number;
-  readonly s3: number;
-
-  constructor(suite: SrtpSuite, keys: SessionKeys, addon: SrtpCryptoAddon | undefined) {
-    const salt = Buffer.concat([keys.salt, Buffer.alloc(16 - keys.salt.length)]);
-    this.s0 = salt.readUInt32BE(0);
-    this.s1 = salt.readUInt32BE(4);
-    this.s2 = salt.readUInt32BE(8);
-    this.s3 = salt.readUInt32BE(12);
-    if (addon !== undefined) {
-      if (suite.aead) this.ngcm = new NativeAesGcm(addon, keys.encryptionKey);
-      else this.cm = new NativeAesCmHmac(addon, keys.encryptionKey, keys.authenticationKey);
-    } else if (suite.aead) {
-      this.gcm = new AesGcm(keys.encryptionKey);
-    } else {
-      this.keystream = new AesCmKeystream(keys.encryptionKey);
-      this.hmac = new HmacSha1(keys.authenticationKey);
-    }
-    salt.fill(0);
-  }
 }
 
 const GCM_TAG = 16;
@@ -636,22 +587,4 @@ export class SrtpContext {
     this.c.authFailures++;
     return 'auth';
   }
-}
-
-/**
- * True when packet[0..length) is exactly a compound of RTCP packets
- * (RFC 3550 §6.1: version 2, packet types 192-223 per RFC 5761 §4, each
- * length field in 32-bit words minus one, the last ending at the datagram's
- * end). An SRTCP packet does not parse so: its trailer (E||index, MKI, tag)
- * follows the last RTCP packet.
- */
-function isClearRtcp(packet: Buffer, length: number): boolean {
-  let off = 0;
-  while (off + 4 <= length) {
-    if ((packet[off]! & 0xc0) !== 0x80) return false;
-    const pt = packet[off + 1]!;
-    if (pt < 192 || pt > 223) return false;
-    off += (packet.readUInt16BE(off + 2) + 1) * 4;
-  }
-  return off === length;
 }
