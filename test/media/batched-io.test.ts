@@ -5,7 +5,7 @@
  * datagrams and a throwing handler. Each check compares against what a
  * plain dgram socket sent or received.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
 import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
@@ -44,6 +44,17 @@ async function open(host = '127.0.0.1'): Promise<MediaSocket> {
   }
 }
 
+/** A batched socket on loopback and a dgram peer, both closed when the test ends. */
+async function socketAndPeer(t: Test): Promise<{ s: MediaSocket; p: dgram.Socket }> {
+  const s = await open();
+  const p = await peer();
+  t.teardown(() => {
+    s.close();
+    p.close();
+  });
+  return { s, p };
+}
+
 const datagram = (i: number, length = 172): Buffer => {
   const b = Buffer.alloc(length, i & 0xff);
   b.writeUInt32BE(i, 0);
@@ -51,12 +62,7 @@ const datagram = (i: number, length = 172): Buffer => {
 };
 
 t.test('a burst of 1,000 datagrams (four batches) arrives complete, in order, bit-exact', async (t) => {
-  const s = await open();
-  const p = await peer();
-  t.teardown(() => {
-    s.close();
-    p.close();
-  });
+  const { s, p } = await socketAndPeer(t);
   const got: Buffer[] = [];
   s.onPacket = (packet) => got.push(Buffer.from(packet));
   for (let i = 0; i < 1000; i++) p.send(datagram(i), s.port, '127.0.0.1');
@@ -106,12 +112,7 @@ t.test('IPv6: the source address is reported and sends reach it', async (t) => {
 });
 
 t.test('sends outside a batch (prompts, tones) go out at once; packets built elsewhere are copied', async (t) => {
-  const s = await open();
-  const p = await peer();
-  t.teardown(() => {
-    s.close();
-    p.close();
-  });
+  const { s, p } = await socketAndPeer(t);
   const got: Buffer[] = [];
   p.on('message', (m) => got.push(m));
   const own = datagram(42, 300);
@@ -149,12 +150,7 @@ t.test('a socket closed by a handler gets no more of the batch; the others go on
 });
 
 t.test('oversized datagrams are dropped and counted; a throwing handler does not stop the batch', async (t) => {
-  const s = await open();
-  const p = await peer();
-  t.teardown(() => {
-    s.close();
-    p.close();
-  });
+  const { s, p } = await socketAndPeer(t);
   const before = factory.stats;
   const reported: unknown[] = [];
   factory.onHandlerError = (err) => reported.push(err);
@@ -184,12 +180,7 @@ t.test('a port in use is refused with EADDRINUSE', async (t) => {
 });
 
 t.test('large audio datagrams (L16 48 kHz stereo, 40 ms: 7,692 octets) are received and echoed whole', async (t) => {
-  const s = await open();
-  const p = await peer();
-  t.teardown(() => {
-    s.close();
-    p.close();
-  });
+  const { s, p } = await socketAndPeer(t);
   s.onPacket = (packet, source) => s.send(packet, source.port, source.address);
   const back: Buffer[] = [];
   p.on('message', (m) => back.push(m));
