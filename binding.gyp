@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "media_io",
-      "sources": ["native/media_io.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "sources": ["native/media_io.c", "native/send_queue.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+      "libraries": ["-pthread"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     },
     {

@@ -11,7 +11,9 @@
  * JavaScript is called once for the whole batch; what JavaScript queues for
  * sending meanwhile (descriptors in a shared send area, the payload either
  * still in the receive area, so a relayed packet is never copied, or copied
- * into the send area) is sent with sendmmsg(2) when the callback returns.
+ * into the send area) is handed to the send queue when the callback returns:
+ * copied out, and sent with sendmmsg(2) by a thread of its own (send_queue.h),
+ * so that the kernel's send work runs beside the JavaScript of the next batch.
  *
  * Shared memory (all allocated by JavaScript and handed to init()):
  *   recvData  RECV_SLOTS x SLOT_BYTES            packet bytes, slot i at i * SLOT_BYTES
@@ -23,7 +25,8 @@
  *                                                offset, length, family, port, address (4 words)
  *   control   int32 x CONTROL_FIELDS             see enum control below
  *
- * Exports: init(callback, recvData, recvMeta, sendData, sendMeta, control),
+ * Exports: init(callback, recvData, recvMeta, sendData, sendMeta, control[, sendThread = true])
+ * -> whether a sender thread runs (false: sends are made inline, before flush returns),
  * open(host, port, receiveBufferBytes) -> fd, close(fd), flush(),
  * parseAddress(host, int32Array(5)) -> family, formatAddress(family, a0..a3) -> string.
  * The callback is called as callback(count) with the packets in slots 0..count-1.
@@ -41,6 +44,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "send_queue.h"
 
 #define RECV_SLOTS 256
 #define SEND_SLOTS 256
@@ -81,9 +86,7 @@ typedef struct {
   struct mmsghdr rmsgs[RECV_SLOTS];
   struct iovec riov[RECV_SLOTS];
   struct sockaddr_storage raddr[RECV_SLOTS];
-  struct mmsghdr smsgs[SEND_SLOTS];
-  struct iovec siov[SEND_SLOTS];
-  struct sockaddr_storage saddr[SEND_SLOTS];
+  send_queue *queue;
   struct epoll_event events[MAX_EVENTS];
 } io_state;
 
@@ -106,57 +109,20 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
-/* Sends what JavaScript queued, grouping runs of the same socket into one sendmmsg(2). */
+/* Hands what JavaScript queued to the send queue (see send_queue.h): copied, so both shared areas
+ * are free again when this returns. */
 static void flush_sends(io_state *s) {
   int32_t n = s->control[CTL_SEND_COUNT];
   if (n > SEND_SLOTS) n = SEND_SLOTS;
   for (int32_t i = 0; i < n; i++) {
     const int32_t *m = s->send_meta + i * SEND_FIELDS;
-    uint8_t *base = m[1] == 0 ? s->recv_data : s->send_data;
+    const uint8_t *base = m[1] == 0 ? s->recv_data : s->send_data;
     int32_t offset = m[2], length = m[3];
     int32_t limit = m[1] == 0 ? RECV_SLOTS * SLOT_BYTES : SEND_SLOTS * SLOT_BYTES;
-    if (offset < 0 || length < 0 || offset + length > limit) length = 0, offset = 0;
-    s->siov[i].iov_base = base + offset;
-    s->siov[i].iov_len = (size_t)length;
-    memset(&s->smsgs[i], 0, sizeof s->smsgs[i]);
-    s->smsgs[i].msg_hdr.msg_iov = &s->siov[i];
-    s->smsgs[i].msg_hdr.msg_iovlen = 1;
-    if (m[4] == 6) {
-      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->saddr[i];
-      memset(a, 0, sizeof *a);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons((uint16_t)m[5]);
-      memcpy(&a->sin6_addr, &m[6], 16);
-      s->smsgs[i].msg_hdr.msg_namelen = sizeof *a;
-    } else {
-      struct sockaddr_in *a = (struct sockaddr_in *)&s->saddr[i];
-      memset(a, 0, sizeof *a);
-      a->sin_family = AF_INET;
-      a->sin_port = htons((uint16_t)m[5]);
-      memcpy(&a->sin_addr, &m[6], 4);
-      s->smsgs[i].msg_hdr.msg_namelen = sizeof *a;
-    }
-    s->smsgs[i].msg_hdr.msg_name = &s->saddr[i];
+    if (offset < 0 || length < 0 || offset > limit - length) length = 0, offset = 0;
+    send_queue_append(s->queue, m[0], base + offset, (size_t)length, m[4], (uint16_t)m[5], &m[6]);
   }
-  int32_t i = 0;
-  while (i < n) {
-    int fd = s->send_meta[i * SEND_FIELDS];
-    int32_t run = 1;
-    while (i + run < n && s->send_meta[(i + run) * SEND_FIELDS] == fd) run++;
-    int32_t done = 0;
-    while (done < run) {
-      int r = sendmmsg(fd, &s->smsgs[i + done], (unsigned)(run - done), MSG_DONTWAIT);
-      if (r <= 0) {
-        /* The first datagram failed (EAGAIN on a full buffer, ECONNREFUSED after an ICMP error ...): drop it, go on. */
-        if (r < 0 && errno == EINTR) continue;
-        s->control[CTL_SEND_ERRORS]++;
-        done++;
-      } else {
-        done += r;
-      }
-    }
-    i += run;
-  }
+  send_queue_submit(s->queue);
   s->control[CTL_SEND_COUNT] = 0;
   s->control[CTL_SEND_USED] = 0;
 }
@@ -252,15 +218,15 @@ static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
 }
 
 static napi_value init(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (state != NULL) {
     napi_throw_error(env, NULL, "media_io: already initialised");
     return NULL;
   }
   if (argc < 6) {
-    napi_throw_type_error(env, NULL, "media_io.init(callback, recvData, recvMeta, sendData, sendMeta, control)");
+    napi_throw_type_error(env, NULL, "media_io.init(callback, recvData, recvMeta, sendData, sendMeta, control[, sendThread])");
     return NULL;
   }
   static const size_t need[5] = {RECV_SLOTS * SLOT_BYTES, RECV_SLOTS * RECV_FIELDS * 4, SEND_SLOTS * SLOT_BYTES,
@@ -281,6 +247,10 @@ static napi_value init(napi_env env, napi_callback_info info) {
   s->send_data = areas[2];
   s->send_meta = areas[3];
   s->control = areas[4];
+  bool send_thread = true;
+  if (argc >= 7) napi_get_value_bool(env, argv[6], &send_thread);
+  s->queue = send_queue_create(send_thread, &s->control[CTL_SEND_ERRORS]);
+  if (s->queue == NULL) return throw_errno(env, "media_io.init", ENOMEM);
   CHECK(env, napi_create_reference(env, argv[0], 1, &s->callback));
   for (int i = 0; i < 5; i++) CHECK(env, napi_create_reference(env, argv[i + 1], 1, &s->keep[i]));
   napi_value name;
@@ -296,7 +266,9 @@ static napi_value init(napi_env env, napi_callback_info info) {
   /* The media sockets alone must not keep the process alive (like unref'd timers). */
   uv_unref((uv_handle_t *)&s->poll);
   state = s;
-  return NULL;
+  napi_value threaded;
+  CHECK(env, napi_get_boolean(env, send_queue_threaded(s->queue), &threaded));
+  return threaded;
 }
 
 static int parse_address(const char *host, struct sockaddr_storage *out, int port) {
@@ -370,8 +342,10 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || state == NULL) return NULL;
-  /* Sends still queued for this socket go out first: they were accepted before the close. */
+  /* Sends still queued for this socket go out first: they were accepted before the close. And
+   * the sender thread must be done with the descriptor before its number can be reused. */
   if (state->control[CTL_SEND_COUNT] > 0) flush_sends(state);
+  send_queue_drain(state->queue);
   epoll_ctl(state->epfd, EPOLL_CTL_DEL, fd, NULL);
   close(fd);
   state->closed_in_batch = 1;

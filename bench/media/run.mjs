@@ -23,6 +23,9 @@
  *   plain-dgram, srtp-dgram
  *                 the same with CALLREC_MEDIA_IO=dgram in callrec's environment
  *                 (forces its old node:dgram packet I/O backend)
+ *   plain-inline, srtp-inline
+ *                 the same with CALLREC_MEDIA_SEND_THREAD=0: the batched engine
+ *                 sends on the event-loop thread instead of its sender thread
  * A variant's environment is added to the driver's own for callrec. For an
  * SRTP variant the table shows its CPU per call-second over its plain
  * counterpart's at the same N (medians; srtp-dgram against plain-dgram),
@@ -62,7 +65,7 @@
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
  *   BENCH_VARIANTS          variants per N and repeat       (default plain; e.g. plain,srtp;
- *                           known: plain, srtp, plain-dgram, srtp-dgram)
+ *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline)
  *   BENCH_SECONDS           CPU measurement window, s       (default 15)
  *   BENCH_WARMUP            RTP before the window, s        (default 3)
  *   BENCH_REPEAT            repeats per N                   (default 3)
@@ -152,6 +155,8 @@ const VARIANTS = {
   srtp: { srtp: true, env: {}, plain: 'plain' },
   'plain-dgram': { srtp: false, env: { CALLREC_MEDIA_IO: 'dgram' }, plain: 'plain-dgram' },
   'srtp-dgram': { srtp: true, env: { CALLREC_MEDIA_IO: 'dgram' }, plain: 'plain-dgram' },
+  'plain-inline': { srtp: false, env: { CALLREC_MEDIA_SEND_THREAD: '0' }, plain: 'plain-inline' },
+  'srtp-inline': { srtp: true, env: { CALLREC_MEDIA_SEND_THREAD: '0' }, plain: 'plain-inline' },
 };
 const variantNames = [...new Set((env.BENCH_VARIANTS || 'plain').split(',').map((s) => s.trim()).filter(Boolean))];
 for (const v of variantNames) {

@@ -18,6 +18,7 @@ import { RecordingLog } from '../store/recording-log.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PortPool } from '../media/port-pool.js';
+import { BatchedSocketFactory } from '../media/packet-io/batched-media-socket.js';
 import { selectMediaIo } from '../media/packet-io/select-media-io.js';
 import { srtpCrypto } from '../media/srtp/native-crypto.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
@@ -75,7 +76,10 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   });
   warnAboutPeerSecurity(config, logger);
   const mediaIo = selectMediaIo();
-  if (mediaIo.reason === undefined) logger.info({ event: 'media.io', io: mediaIo.factory.name }, 'media sockets on batched recvmmsg/sendmmsg I/O');
+  if (mediaIo.reason === undefined) {
+    const sendThread = mediaIo.factory instanceof BatchedSocketFactory && mediaIo.factory.sendThread;
+    logger.info({ event: 'media.io', io: mediaIo.factory.name, sendThread }, `media sockets on batched recvmmsg/sendmmsg I/O, sends ${sendThread ? 'on their own thread' : 'inline'}`);
+  }
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
   // Chosen at start, so CALLREC_SRTP_CRYPTO=native without the module stops the start, not the first SRTP call.
   const srtpCryptoChoice = srtpCrypto();

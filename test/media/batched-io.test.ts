@@ -3,19 +3,22 @@
  * bursts larger than one batch, many sockets at once, IPv6, a socket closed
  * while its packets are in the batch, sends outside a batch, oversized
  * datagrams and a throwing handler. Each check compares against what a
- * plain dgram socket sent or received.
+ * plain dgram socket sent or received. It runs once with the engine's sender
+ * thread (the default) and once with inline sends (batched-io-inline.test).
  */
 import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
 import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
 
-const loaded = BatchedSocketFactory.load();
+const wantThread = process.env['CALLREC_MEDIA_SEND_THREAD'] !== '0';
+const loaded = BatchedSocketFactory.load(undefined, wantThread);
 if (loaded instanceof Error) {
   t.fail(`native media module does not load: ${loaded.message}`);
   process.exit();
 }
 const factory = loaded;
+t.equal(factory.sendThread, wantThread, wantThread ? 'sends run on the sender thread' : 'sends are made inline');
 
 const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
   const end = Date.now() + ms;
@@ -122,6 +125,24 @@ t.test('sends outside a batch (prompts, tones) go out at once; packets built els
   t.same(got[0], datagram(42, 300));
   s.send(datagram(1), p.address().port, 'not-an-address');
   t.pass('a non-IP destination is dropped without throwing');
+});
+
+t.test('what a handler sends just before it closes the socket still goes out, in order, from that port', async (t) => {
+  const a = await open();
+  const p = await peer();
+  t.teardown(() => p.close());
+  const got: { data: Buffer; port: number }[] = [];
+  p.on('message', (m, rinfo) => got.push({ data: m, port: rinfo.port }));
+  a.onPacket = () => {
+    for (let i = 0; i < 600; i++) a.send(datagram(i), p.address().port, '127.0.0.1'); // more than two send batches
+    a.close();
+  };
+  p.send(datagram(0), a.port, '127.0.0.1');
+  await until(() => got.length === 600);
+  t.ok(got.every((g, i) => g.data.equals(datagram(i)) && g.port === a.port), 'all 600, in order, from the closed socket\'s port');
+  // The port is free at once: the sender thread was done with the descriptor before it was closed.
+  const again = await factory.open('127.0.0.1', a.port, 1 << 20);
+  again.close();
 });
 
 t.test('a socket closed by a handler gets no more of the batch; the others go on', async (t) => {

@@ -5,7 +5,8 @@ import type { MediaSocket, MediaSocketFactory, PacketHandler, PacketSource } fro
 
 /** The native module (native/media_io.c); its header comment describes the shared areas. */
 interface MediaIoAddon {
-  init(callback: (count: number) => void, recvData: ArrayBuffer, recvMeta: ArrayBuffer, sendData: ArrayBuffer, sendMeta: ArrayBuffer, control: ArrayBuffer): void;
+  /** Returns whether a sender thread runs (false: sendmmsg inline, before flush returns). */
+  init(callback: (count: number) => void, recvData: ArrayBuffer, recvMeta: ArrayBuffer, sendData: ArrayBuffer, sendMeta: ArrayBuffer, control: ArrayBuffer, sendThread: boolean): boolean;
   open(host: string, port: number, receiveBufferBytes: number): number;
   close(fd: number): void;
   flush(): void;
@@ -62,8 +63,10 @@ class BatchEngine {
   handlerErrors = 0;
   /** Told of the first handler error and of every 1,000th after it (a bug must not flood the log). */
   onHandlerError: ((err: unknown, count: number) => void) | undefined;
+  /** Whether the kernel's send work runs on a thread of its own (native/send_queue.h). */
+  readonly sendThread: boolean;
 
-  constructor(readonly addon: MediaIoAddon) {
+  constructor(readonly addon: MediaIoAddon, sendThread: boolean) {
     const c = (this.c = addon.constants);
     const recvData = new ArrayBuffer(c.RECV_SLOTS * c.SLOT_BYTES);
     const recvMeta = new ArrayBuffer(c.RECV_SLOTS * c.RECV_FIELDS * 4);
@@ -76,7 +79,7 @@ class BatchEngine {
     this.sendMeta = new Int32Array(sendMeta);
     this.control = new Int32Array(control);
     this.source = new BatchSource(addon);
-    addon.init((count) => this.onBatch(count), recvData, recvMeta, sendData, sendMeta, control);
+    this.sendThread = addon.init((count) => this.onBatch(count), recvData, recvMeta, sendData, sendMeta, control, sendThread) === true;
   }
 
   open(host: string, port: number, receiveBufferBytes: number): BatchedMediaSocket {
@@ -226,12 +229,15 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   private constructor(private readonly engine: BatchEngine) {}
 
-  /** The factory, or the reason the addon cannot be used. */
-  static load(addonPath = ADDON_PATH): BatchedSocketFactory | Error {
+  /**
+   * The factory, or the reason the addon cannot be used. The engine is made
+   * once per process: `sendThread` counts only on the first call.
+   */
+  static load(addonPath = ADDON_PATH, sendThread = true): BatchedSocketFactory | Error {
     if (engine === undefined) {
       try {
         const require = createRequire(import.meta.url);
-        engine = new BatchEngine(require(addonPath) as MediaIoAddon);
+        engine = new BatchEngine(require(addonPath) as MediaIoAddon, sendThread);
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
       }
@@ -241,6 +247,11 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   get stats(): BatchEngine['stats'] {
     return this.engine.stats;
+  }
+
+  /** Whether sends run on the engine's own thread. */
+  get sendThread(): boolean {
+    return this.engine.sendThread;
   }
 
   set onHandlerError(report: ((err: unknown, count: number) => void) | undefined) {
