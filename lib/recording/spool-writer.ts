@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
+import { OFFSET, RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 
 /**
  * Payload bytes buffered before a write: about 2 s of G.711 or G.722 for one
@@ -11,33 +12,80 @@ import { RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 const PAYLOAD_BATCH = 16 * 1024;
 /** Index records buffered before a write (2.5 s of 20 ms packets). */
 const INDEX_BATCH = 128;
-const EMPTY: Buffer = Buffer.alloc(0);
+/** Written batches kept for reuse: one is being filled while one is written. */
+const SPARE_BATCHES = 1;
+
+/** The index records are little-endian: typed-array views write them directly on such a host. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * One batch of a leg: payload bytes and their index records. The records are
+ * written through typed-array views (no per-packet call into Buffer's
+ * writers, nothing allocated); the record layout is spool-format.ts's.
+ */
+class Batch {
+  readonly payload: Buffer;
+  readonly index: Buffer;
+  readonly f64: Float64Array;
+  readonly u32: Uint32Array;
+  readonly u16: Uint16Array;
+  payloadUsed = 0;
+  records = 0;
+
+  constructor(payloadBytes: number) {
+    const index = new ArrayBuffer(INDEX_BATCH * RECORD_BYTES);
+    this.payload = Buffer.allocUnsafeSlow(payloadBytes);
+    this.index = Buffer.from(index);
+    this.f64 = new Float64Array(index);
+    this.u32 = new Uint32Array(index);
+    this.u16 = new Uint16Array(index);
+  }
+
+  fits(length: number): boolean {
+    return this.records < INDEX_BATCH && this.payloadUsed + length <= this.payload.length;
+  }
+}
+
+type WriteCallback = (err: NodeJS.ErrnoException | null, written: number) => void;
 
 /**
  * Appends one leg's RTP payloads and index records to its spool files in
  * batches: no disk syscall per packet (ARCHITECTURE: hot path). Payload is
  * always written before the index records that point into it, so after a
- * crash every index record on disk has its payload.
+ * crash every index record on disk has its payload. Batches are written one
+ * at a time, in order, with fs.write callbacks, and then reused: a recorded
+ * leg allocates nothing per packet or per flush in the steady state, so the
+ * relay thread is not held up by the garbage collector.
  */
 export class SpoolWriter {
   // Batches are allocated at the first packet and dropped at close, so a call
   // without media, or a closed spool waiting for finalization, holds none.
-  private payload: Buffer = EMPTY;
-  private payloadUsed = 0;
-  private index: Buffer = EMPTY;
-  private indexUsed = 0;
+  private current: Batch | undefined;
+  private readonly spares: Batch[] = [];
+  /** Batches handed to the file system, oldest first; [0] is being written while `writing`. */
+  private readonly queue: Batch[] = [];
+  private writing = false;
+  /** Progress of the batch being written: its payload, then its index. */
+  private writingIndex = false;
+  private writtenBytes = 0;
   /** Bytes of payload handed to the file so far (the next record's offset base). */
   private payloadOffset = 0;
-  private chain: Promise<void> = Promise.resolve();
   private payloadFile: FileHandle | undefined;
   private indexFile: FileHandle | undefined;
   private closed = false;
+  private opening: Promise<void> | undefined;
+  /** The files could not be opened: nothing can be kept. */
+  private broken = false;
+  private idle: (() => void)[] = [];
+  private readonly onWritten: WriteCallback;
   packets = 0;
   /** First write error, if any; the recording is marked incomplete rather than crashing. */
   error: Error | undefined;
   private readonly record: SpoolRecord = { arrival: 0, payloadOffset: 0, timestamp: 0, ssrc: 0, seq: 0, marker: false, payloadType: 0, flags: 0, length: 0 };
 
-  constructor(readonly dir: string, readonly leg: string) {}
+  constructor(readonly dir: string, readonly leg: string) {
+    this.onWritten = (err, written) => this.written(err, written);
+  }
 
   get payloadPath(): string {
     return path.join(this.dir, `${this.leg}.payload`);
@@ -47,85 +95,94 @@ export class SpoolWriter {
     return path.join(this.dir, `${this.leg}.index`);
   }
 
-  /** Opens both files; packets appended meanwhile are kept and written once they are open. */
+  /**
+   * Opens both files; packets appended meanwhile are kept and written once
+   * they are open. If they cannot be opened, the error is kept and packets
+   * are dropped from then on (the recording is incomplete, the call goes on).
+   */
   async open(): Promise<void> {
-    this.chain = this.chain.then(async () => {
+    this.opening = (async () => {
       this.payloadFile = await open(this.payloadPath, 'a');
       this.indexFile = await open(this.indexPath, 'a');
-    });
-    await this.chain;
+    })();
+    try {
+      await this.opening;
+    } catch (err) {
+      this.error ??= err instanceof Error ? err : new Error(String(err));
+      this.broken = true;
+      this.queue.length = 0;
+      this.current = undefined;
+      throw err;
+    }
+    this.pump();
   }
 
   /** Copies one packet's payload and index record into the batch (RTP header already parsed by the caller). */
   append(packet: Buffer, payloadStart: number, payloadEnd: number, arrivalMs: number, flags: number): void {
-    if (this.closed) return;
+    if (this.closed || this.broken) return;
     const length = payloadEnd - payloadStart;
-    if (this.payloadUsed + length > this.payload.length || this.indexUsed + RECORD_BYTES > this.index.length) {
+    let b = this.current;
+    if (b === undefined || !b.fits(length)) {
       this.flush();
-      if (this.payload.length === 0) this.allocate();
+      b = this.current = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
+      if (!b.fits(length)) b = this.current = new Batch(Math.max(PAYLOAD_BATCH, length)); // a jumbo packet (not G.711/G.722)
     }
-    packet.copy(this.payload, this.payloadUsed, payloadStart, payloadEnd);
-    const r = this.record;
-    r.arrival = arrivalMs;
-    r.payloadOffset = this.payloadOffset + this.payloadUsed;
-    r.timestamp = packet.readUInt32BE(4);
-    r.ssrc = packet.readUInt32BE(8);
-    r.seq = (packet[2]! << 8) | packet[3]!;
-    r.marker = (packet[1]! & 0x80) !== 0;
-    r.payloadType = packet[1]! & 0x7f;
-    r.flags = flags;
-    r.length = length;
-    writeRecord(this.index, this.indexUsed, r);
-    this.payloadUsed += length;
-    this.indexUsed += RECORD_BYTES;
+    packet.copy(b.payload, b.payloadUsed, payloadStart, payloadEnd);
+    const r = b.records;
+    const offset = this.payloadOffset + b.payloadUsed;
+    if (LITTLE_ENDIAN) {
+      // RFC 3550 §5.1: timestamp at octet 4, SSRC at 8, both in network order.
+      const d = r * (RECORD_BYTES / 8);
+      const w = r * (RECORD_BYTES / 4);
+      const h = r * (RECORD_BYTES / 2);
+      b.f64[d + OFFSET.arrival / 8] = arrivalMs;
+      b.f64[d + OFFSET.payloadOffset / 8] = offset;
+      b.u32[w + OFFSET.timestamp / 4] = ((packet[4]! << 24) | (packet[5]! << 16) | (packet[6]! << 8) | packet[7]!) >>> 0;
+      b.u32[w + OFFSET.ssrc / 4] = ((packet[8]! << 24) | (packet[9]! << 16) | (packet[10]! << 8) | packet[11]!) >>> 0;
+      b.u16[h + OFFSET.seq / 2] = (packet[2]! << 8) | packet[3]!;
+      b.u16[h + OFFSET.markerPt / 2] = packet[1]! | ((flags & 0xff) << 8); // marker and PT as on the wire, then flags
+      b.u16[h + OFFSET.length / 2] = length;
+      b.u16[h + OFFSET.length / 2 + 1] = 0;
+    } else {
+      const rec = this.record;
+      rec.arrival = arrivalMs;
+      rec.payloadOffset = offset;
+      rec.timestamp = packet.readUInt32BE(4);
+      rec.ssrc = packet.readUInt32BE(8);
+      rec.seq = (packet[2]! << 8) | packet[3]!;
+      rec.marker = (packet[1]! & 0x80) !== 0;
+      rec.payloadType = packet[1]! & 0x7f;
+      rec.flags = flags;
+      rec.length = length;
+      writeRecord(b.index, r * RECORD_BYTES, rec);
+    }
+    b.payloadUsed += length;
+    b.records = r + 1;
     this.packets++;
-  }
-
-  /** A written batch's buffers, reused for the next one (no allocation per flush). */
-  private spare: { payload: Buffer; index: Buffer } | undefined;
-
-  private allocate(): void {
-    const spare = this.spare;
-    this.spare = undefined;
-    this.payload = spare?.payload ?? Buffer.allocUnsafe(PAYLOAD_BATCH);
-    this.index = spare?.index ?? Buffer.allocUnsafe(INDEX_BATCH * RECORD_BYTES);
   }
 
   /** Hands the current batch to the file system (asynchronously, in order). */
   flush(): void {
-    if (this.indexUsed === 0) return;
-    const fullPayload = this.payload;
-    const fullIndex = this.index;
-    const payload = fullPayload.subarray(0, this.payloadUsed);
-    const index = fullIndex.subarray(0, this.indexUsed);
-    this.payloadOffset += this.payloadUsed;
-    this.payload = EMPTY;
-    this.index = EMPTY;
-    this.payloadUsed = 0;
-    this.indexUsed = 0;
-    this.chain = this.chain
-      .then(async () => {
-        if (this.payloadFile === undefined || this.indexFile === undefined) throw new Error(`spool ${this.leg} is not open`);
-        await writeFully(this.payloadFile, payload);
-        await writeFully(this.indexFile, index);
-        if (!this.closed) this.spare = { payload: fullPayload, index: fullIndex };
-      })
-      .catch((err: unknown) => {
-        this.error ??= err instanceof Error ? err : new Error(String(err));
-      });
+    const b = this.current;
+    if (b === undefined || b.records === 0) return;
+    this.current = undefined;
+    this.payloadOffset += b.payloadUsed;
+    this.queue.push(b);
+    this.pump();
   }
 
   /** Flushes, syncs to disk and closes; idempotent. */
   async close(): Promise<void> {
-    if (this.closed) {
-      await this.chain;
-      return;
+    if (!this.closed) {
+      this.flush();
+      this.closed = true;
     }
-    this.flush();
-    this.closed = true;
-    await this.chain;
-    this.spare = undefined;
-    for (const f of [this.payloadFile, this.indexFile]) {
+    await this.opening?.catch(() => {});
+    await this.drained();
+    this.spares.length = 0;
+    const files = [this.payloadFile, this.indexFile];
+    this.payloadFile = this.indexFile = undefined;
+    for (const f of files) {
       if (f === undefined) continue;
       try {
         await f.sync();
@@ -135,12 +192,55 @@ export class SpoolWriter {
       await f.close().catch(() => {});
     }
   }
-}
 
-async function writeFully(file: FileHandle, data: Buffer): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done);
-    done += bytesWritten;
+  /** Resolves when every batch handed over so far is written (or failed), or at once when the files never opened. */
+  private drained(): Promise<void> {
+    if (this.queue.length === 0 || this.payloadFile === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Starts writing the oldest batch, unless one is being written or the files are not open yet. */
+  private pump(): void {
+    if (this.writing || this.queue.length === 0 || this.payloadFile === undefined || this.indexFile === undefined) return;
+    this.writing = true;
+    this.writingIndex = false;
+    this.writtenBytes = 0;
+    this.writeMore();
+  }
+
+  private writeMore(): void {
+    const b = this.queue[0]!;
+    const file = this.writingIndex ? this.indexFile! : this.payloadFile!;
+    const data = this.writingIndex ? b.index : b.payload;
+    const end = this.writingIndex ? b.records * RECORD_BYTES : b.payloadUsed;
+    fs.write(file.fd, data, this.writtenBytes, end - this.writtenBytes, null, this.onWritten);
+  }
+
+  private written(err: NodeJS.ErrnoException | null, written: number): void {
+    const b = this.queue[0]!;
+    if (err !== null) {
+      // Disk full, I/O error: the recording is marked incomplete; later batches are still tried.
+      this.error ??= err;
+    } else {
+      this.writtenBytes += written;
+      const end = this.writingIndex ? b.records * RECORD_BYTES : b.payloadUsed;
+      if (this.writtenBytes < end) return this.writeMore();
+      if (!this.writingIndex) {
+        this.writingIndex = true;
+        this.writtenBytes = 0;
+        return this.writeMore();
+      }
+    }
+    this.queue.shift();
+    this.writing = false;
+    if (!this.closed && this.spares.length < SPARE_BATCHES && b.payload.length === PAYLOAD_BATCH) {
+      b.payloadUsed = 0;
+      b.records = 0;
+      this.spares.push(b);
+    }
+    if (this.queue.length > 0) return this.pump();
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
   }
 }
