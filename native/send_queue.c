@@ -12,6 +12,8 @@
 /* Batches in the ring: one being filled, the rest in flight. Four give the sender room to fall a
  * little behind (a burst, a descheduled thread) before the engine waits for it. */
 #define QUEUE_BATCHES 4
+/* Batches smaller than this are sent by the engine itself when the sender is idle (see submit). */
+#define INLINE_BELOW 32
 
 struct send_queue {
   int threaded;
@@ -129,10 +131,18 @@ int send_queue_append(send_queue *q, int fd, const uint8_t *payload, size_t leng
 void send_queue_submit(send_queue *q) {
   send_batch *b = &q->batches[q->head];
   if (b->count == 0) return;
-  if (!q->threaded) {
+  int inline_send = !q->threaded;
+  if (q->threaded) {
+    pthread_mutex_lock(&q->lock);
+    /* A small batch with nothing in flight is sent here: at light load the hand-over (a wake-up on
+     * another core) costs more than the sending. Order is kept: the engine is the only producer, so
+     * nothing can be queued behind this batch while it is sent. */
+    inline_send = q->pending == 0 && b->count < INLINE_BELOW;
+    if (inline_send) pthread_mutex_unlock(&q->lock);
+  }
+  if (inline_send) {
     send_batch_now(b, q->errors);
   } else {
-    pthread_mutex_lock(&q->lock);
     q->pending++;
     pthread_cond_signal(&q->submitted);
     q->head = (q->head + 1) % QUEUE_BATCHES;

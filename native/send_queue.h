@@ -11,7 +11,9 @@
  * reused at once), submits it, and goes on; the thread sends batches in the
  * order they were submitted, grouping runs of the same socket into one
  * sendmmsg(2). With no thread (it could not be started, or was not wanted),
- * the same batch is sent by the caller before send_queue_submit returns.
+ * the same batch is sent by the caller before send_queue_submit returns; so
+ * is a small batch while the sender is idle (light load: waking a thread on
+ * another core would cost more than the sends).
  */
 #ifndef CALLREC_SEND_QUEUE_H
 #define CALLREC_SEND_QUEUE_H

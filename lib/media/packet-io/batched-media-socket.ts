@@ -58,6 +58,13 @@ class BatchEngine {
   private readonly control: Int32Array;
   private readonly sockets: (BatchedMediaSocket | undefined)[] = [];
   private readonly source: BatchSource;
+  /**
+   * One view per receive slot, remade only when the length at that slot
+   * changes: a handler must not keep a packet past its call (the slot is
+   * overwritten by the next batch), so handing it the same view object is
+   * no different, and the relay does not make one object per datagram.
+   */
+  private readonly views: (Buffer | undefined)[] = [];
   private inBatch = false;
   /** Datagrams a handler threw on (a bug): the batch goes on, the error is reported. */
   handlerErrors = 0;
@@ -122,8 +129,10 @@ class BatchEngine {
         source.a1 = meta[m + 5]!;
         source.a2 = meta[m + 6]!;
         source.a3 = meta[m + 7]!;
+        let view = this.views[i];
+        if (view === undefined || view.length !== length) view = this.views[i] = this.recvData.subarray(i * slot, i * slot + length);
         try {
-          handler(this.recvData.subarray(i * slot, i * slot + length), source);
+          handler(view, source);
         } catch (err) {
           const count = ++this.handlerErrors;
           if (count === 1 || count % 1000 === 0) this.onHandlerError?.(err, count);
