@@ -10,15 +10,17 @@ import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
 import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
+import { selectMediaIo } from '../../lib/media/packet-io/select-media-io.js';
 
+// Through selectMediaIo, as serve does, so CALLREC_MEDIA_SEND_THREAD is read where it is in production.
 const wantThread = process.env['CALLREC_MEDIA_SEND_THREAD'] !== '0';
-const loaded = BatchedSocketFactory.load(undefined, wantThread);
-if (loaded instanceof Error) {
-  t.fail(`native media module does not load: ${loaded.message}`);
+const chosen = selectMediaIo({ ...process.env, CALLREC_MEDIA_IO: 'batched' }).factory;
+if (!(chosen instanceof BatchedSocketFactory)) {
+  t.fail('the batched engine was not chosen');
   process.exit();
 }
-const factory = loaded;
-t.equal(factory.sendThread, wantThread, wantThread ? 'sends run on the sender thread' : 'sends are made inline');
+const factory = chosen;
+t.equal(factory.sendThread, wantThread, wantThread ? 'sends run on the sender thread' : 'sends are made inline (CALLREC_MEDIA_SEND_THREAD=0)');
 
 const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
   const end = Date.now() + ms;
