@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "media_io",
-      "sources": ["native/media_io.c", "native/send_queue.c"],
+      "sources": ["native/media_io.c", "native/send_queue.c", "native/fast_path.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
       "libraries": ["-pthread"],
       "conditions": [["OS!='linux'", {"type": "none"}]]

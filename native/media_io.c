@@ -14,6 +14,9 @@
  * into the send area) is handed to the send queue when the callback returns:
  * copied out, and sent with sendmmsg(2) by a thread of its own (send_queue.h),
  * so that the kernel's send work runs beside the JavaScript of the next batch.
+ * A socket with a forwarding rule (fast_path.h) has its plain RTP relayed and
+ * captured here without JavaScript; only what the rule cannot handle is
+ * delivered.
  *
  * Shared memory (all allocated by JavaScript and handed to init()):
  *   recvData  RECV_SLOTS x SLOT_BYTES            packet bytes, slot i at i * SLOT_BYTES
@@ -28,7 +31,9 @@
  * Exports: init(callback, recvData, recvMeta, sendData, sendMeta, control[, sendThread = true])
  * -> whether a sender thread runs (false: sends are made inline, before flush returns),
  * open(host, port, receiveBufferBytes) -> fd, close(fd), flush(),
- * parseAddress(host, int32Array(5)) -> family, formatAddress(family, a0..a3) -> string.
+ * parseAddress(host, int32Array(5)) -> family, formatAddress(family, a0..a3) -> string,
+ * forward(inFd, outFd, host, port, slowPayloadType, captureRequired) -> bool, unforward(inFd),
+ * capture(inFd[, payload, index, cursor, baseOffset]) -> bool, forwarded(fd, float64Array(2)).
  * The callback is called as callback(count) with the packets in slots 0..count-1.
  */
 #define _GNU_SOURCE
@@ -42,9 +47,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "fast_path.h"
 #include "send_queue.h"
 
 #define RECV_SLOTS 256
@@ -65,7 +72,8 @@ enum control {
   CTL_SEND_ERRORS = 2,  /* datagrams the kernel refused (e.g. a full send buffer) */
   CTL_TRUNCATED = 3,    /* datagrams longer than SLOT_BYTES, dropped */
   CTL_BATCHES = 4,      /* callbacks made */
-  CTL_RECEIVED = 5,     /* datagrams received */
+  CTL_RECEIVED = 5,     /* datagrams delivered to JavaScript */
+  CTL_FORWARDED = 6,    /* datagrams the fast path relayed (fast_path.h) */
   CTL_FIELDS = 8
 };
 
@@ -87,6 +95,7 @@ typedef struct {
   struct iovec riov[RECV_SLOTS];
   struct sockaddr_storage raddr[RECV_SLOTS];
   send_queue *queue;
+  forward_table forwards;
   struct epoll_event events[MAX_EVENTS];
 } io_state;
 
@@ -144,12 +153,13 @@ static void deliver(io_state *s, int32_t count) {
   flush_sends(s);
 }
 
-static void fill_meta(io_state *s, int32_t slot, int fd, unsigned len, int flags) {
+/* Describes the datagram read into slot `from` in the metadata of slot `slot` (its data moved there). */
+static void fill_meta(io_state *s, int32_t slot, int32_t from, int fd, unsigned len, int flags) {
   int32_t *m = s->recv_meta + slot * RECV_FIELDS;
   m[0] = fd;
   m[1] = (flags & MSG_TRUNC) ? -1 : (int32_t)len;
   if (flags & MSG_TRUNC) s->control[CTL_TRUNCATED]++;
-  const struct sockaddr_storage *a = &s->raddr[slot];
+  const struct sockaddr_storage *a = &s->raddr[from];
   if (a->ss_family == AF_INET6) {
     const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
     m[2] = 6;
@@ -164,6 +174,13 @@ static void fill_meta(io_state *s, int32_t slot, int fd, unsigned len, int flags
   }
 }
 
+/* Wall-clock milliseconds, whole like Date.now(): the spool's arrival times (spool-format.ts). */
+static double wall_clock_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000);
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   io_state *s = (io_state *)handle->data;
@@ -173,7 +190,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   for (int round = 0; round < MAX_ROUNDS; round++) {
     int n = epoll_wait(s->epfd, s->events, MAX_EVENTS, 0);
     if (n <= 0) break;
-    int32_t count = 0;
+    int32_t count = 0, forwarded = 0;
+    double now_ms = -1;
     /* Another round only if this one may have left datagrams behind; otherwise the
      * next one would be an epoll_wait that finds nothing (a wasted system call per
      * wake-up). Whatever arrives later wakes libuv again: the epoll set is level-triggered. */
@@ -181,6 +199,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int e = 0; e < n; e++) {
       int fd = s->events[e].data.fd;
       if (count + PER_SOCKET > RECV_SLOTS) {
+        if (forwarded > 0) send_queue_submit(s->queue);
+        s->control[CTL_FORWARDED] += forwarded;
+        forwarded = 0;
         s->closed_in_batch = 0;
         deliver(s, count);
         count = 0;
@@ -202,9 +223,29 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       int r = recvmmsg(fd, &s->rmsgs[count], PER_SOCKET, MSG_DONTWAIT, NULL);
       if (r <= 0) continue; /* EAGAIN (taken meanwhile) or a reported ICMP error: nothing to read */
       if (r == PER_SOCKET) more = 1;
-      for (int j = 0; j < r; j++) fill_meta(s, count + j, fd, s->rmsgs[count + j].msg_len, s->rmsgs[count + j].msg_hdr.msg_flags);
-      count += r;
+      forward_rule *rule = fast_path_rule(&s->forwards, fd);
+      int32_t kept = count;
+      for (int j = 0; j < r; j++) {
+        int32_t slot = count + j;
+        unsigned len = s->rmsgs[slot].msg_len;
+        int flags = s->rmsgs[slot].msg_hdr.msg_flags;
+        if (rule != NULL && !(flags & MSG_TRUNC)) {
+          if (now_ms < 0) now_ms = wall_clock_ms();
+          if (fast_path_forward(rule, s->recv_data + slot * SLOT_BYTES, len, s->queue, now_ms)) {
+            forwarded++;
+            continue;
+          }
+          rule = NULL; /* the rest of this read goes to JavaScript too: order kept */
+        }
+        if (kept != slot && !(flags & MSG_TRUNC)) memcpy(s->recv_data + kept * SLOT_BYTES, s->recv_data + slot * SLOT_BYTES, len);
+        fill_meta(s, kept, slot, fd, len, flags);
+        kept++;
+      }
+      count = kept;
     }
+    /* What the fast path relayed goes out before JavaScript runs: its latency does not include the batch's. */
+    if (forwarded > 0) send_queue_submit(s->queue);
+    s->control[CTL_FORWARDED] += forwarded;
     if (count > 0) deliver(s, count);
     if (!more) break;
   }
@@ -325,6 +366,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     snprintf(what, sizeof what, "bind %s:%d", host, port);
     return throw_errno(env, what, err);
   }
+  fast_path_forget(&state->forwards, fd); /* a reused descriptor number starts without rule or counters */
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
   if (epoll_ctl(state->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
@@ -347,6 +389,7 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   if (state->control[CTL_SEND_COUNT] > 0) flush_sends(state);
   send_queue_drain(state->queue);
   epoll_ctl(state->epfd, EPOLL_CTL_DEL, fd, NULL);
+  fast_path_forget(&state->forwards, fd);
   close(fd);
   state->closed_in_batch = 1;
   return NULL;
@@ -356,6 +399,106 @@ static napi_value flush(napi_env env, napi_callback_info info) {
   (void)env;
   (void)info;
   if (state != NULL) flush_sends(state);
+  return NULL;
+}
+
+static int get_int32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok; }
+
+/* forward(inFd, outFd, host, port, slowPayloadType, captureRequired) -> whether the rule is in place. */
+static napi_value forward(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t in_fd = -1, out_fd = -1, port = 0, slow_pt = -1;
+  bool capture_required = false;
+  char host[64];
+  size_t hlen = 0;
+  int ok = state != NULL && argc >= 6 && get_int32(env, argv[0], &in_fd) && get_int32(env, argv[1], &out_fd) &&
+           napi_get_value_string_utf8(env, argv[2], host, sizeof host, &hlen) == napi_ok && get_int32(env, argv[3], &port) &&
+           get_int32(env, argv[4], &slow_pt) && napi_get_value_bool(env, argv[5], &capture_required) == napi_ok;
+  struct sockaddr_storage addr;
+  int family = ok ? parse_address(host, &addr, port) : 0;
+  if (family != 0) {
+    const void *a = family == 6 ? (const void *)&((struct sockaddr_in6 *)&addr)->sin6_addr : (const void *)&((struct sockaddr_in *)&addr)->sin_addr;
+    ok = fast_path_install(&state->forwards, in_fd, out_fd, family, (uint16_t)port, a, slow_pt, capture_required) == 0;
+  } else {
+    ok = 0;
+  }
+  napi_value result;
+  CHECK(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+/* unforward(inFd): its datagrams go to JavaScript again. */
+static napi_value unforward(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (state != NULL && argc >= 1 && get_int32(env, argv[0], &fd)) fast_path_remove(&state->forwards, fd);
+  return NULL;
+}
+
+static void *typed_array_data(napi_env env, napi_value v, napi_typedarray_type want, size_t *length) {
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_value ab;
+  size_t offset;
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, &ab, &offset) != napi_ok || type != want) return NULL;
+  return data;
+}
+
+/*
+ * capture(inFd, payload: Uint8Array, index: Uint8Array, cursor: Int32Array(2), baseOffset) hands the
+ * rule a capture area; capture(inFd) takes it back. JavaScript keeps the arrays alive while they
+ * are handed over. -> whether the area is in place.
+ */
+static napi_value capture(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd = -1;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int ok = 0;
+  forward_rule *r = state != NULL && argc >= 1 && get_int32(env, argv[0], &fd) ? fast_path_rule(&state->forwards, fd) : NULL;
+  if (r != NULL) {
+    r->has_area = 0;
+    size_t payload_len = 0, index_len = 0, cursor_len = 0;
+    double base = 0;
+    uint8_t *payload = argc >= 5 ? typed_array_data(env, argv[1], napi_uint8_array, &payload_len) : NULL;
+    uint8_t *index = payload != NULL ? typed_array_data(env, argv[2], napi_uint8_array, &index_len) : NULL;
+    int32_t *cursor = index != NULL ? typed_array_data(env, argv[3], napi_int32_array, &cursor_len) : NULL;
+    if (cursor != NULL && cursor_len >= 2 && napi_get_value_double(env, argv[4], &base) == napi_ok && payload_len <= UINT32_MAX) {
+      r->area.payload = payload;
+      r->area.payload_capacity = (uint32_t)payload_len;
+      r->area.index = index;
+      r->area.max_records = (uint32_t)(index_len / 32);
+      r->area.cursor = cursor;
+      r->area.base_offset = base;
+      r->has_area = 1;
+      ok = 1;
+    }
+  }
+  napi_value result;
+  CHECK(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+/* forwarded(fd, out: Float64Array(2)): datagrams and octets received on fd that the fast path relayed. */
+static napi_value forwarded(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t len = 0;
+  double *out = argc >= 2 ? typed_array_data(env, argv[1], napi_float64_array, &len) : NULL;
+  if (out == NULL || len < 2 || !get_int32(env, argv[0], &fd)) return NULL;
+  out[0] = out[1] = 0;
+  if (state != NULL && fd >= 0 && fd < state->forwards.capacity) {
+    out[0] = state->forwards.rules[fd].packets;
+    out[1] = state->forwards.rules[fd].octets;
+  }
   return NULL;
 }
 
@@ -408,7 +551,8 @@ static napi_value constants(napi_env env) {
       {"RECV_SLOTS", RECV_SLOTS}, {"SEND_SLOTS", SEND_SLOTS}, {"SLOT_BYTES", SLOT_BYTES}, {"RECV_FIELDS", RECV_FIELDS},
       {"SEND_FIELDS", SEND_FIELDS}, {"CONTROL_FIELDS", CTL_FIELDS}, {"CTL_SEND_COUNT", CTL_SEND_COUNT},
       {"CTL_SEND_USED", CTL_SEND_USED}, {"CTL_SEND_ERRORS", CTL_SEND_ERRORS}, {"CTL_TRUNCATED", CTL_TRUNCATED},
-      {"CTL_BATCHES", CTL_BATCHES}, {"CTL_RECEIVED", CTL_RECEIVED}};
+      {"CTL_BATCHES", CTL_BATCHES}, {"CTL_RECEIVED", CTL_RECEIVED},
+      {"CTL_FORWARDED", CTL_FORWARDED}};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
     napi_create_int32(env, list[i].value, &v);
     napi_set_named_property(env, o, list[i].name, v);
@@ -422,6 +566,10 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, flush, NULL, NULL, NULL, napi_default, NULL},
+      {"forward", NULL, forward, NULL, NULL, NULL, napi_default, NULL},
+      {"unforward", NULL, unforward, NULL, NULL, NULL, napi_default, NULL},
+      {"capture", NULL, capture, NULL, NULL, NULL, napi_default, NULL},
+      {"forwarded", NULL, forwarded, NULL, NULL, NULL, napi_default, NULL},
       {"parseAddress", NULL, parse_address_js, NULL, NULL, NULL, napi_default, NULL},
       {"formatAddress", NULL, format_address, NULL, NULL, NULL, napi_default, NULL},
   };

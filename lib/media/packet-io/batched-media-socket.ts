@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MediaSocket, MediaSocketFactory, PacketHandler, PacketSource } from './media-socket.js';
+import type { CaptureArea } from '../capture-format.js';
+import type { ForwardRule, MediaSocket, MediaSocketFactory, PacketHandler, PacketSource } from './media-socket.js';
 
 /** The native module (native/media_io.c); its header comment describes the shared areas. */
 interface MediaIoAddon {
@@ -12,7 +13,11 @@ interface MediaIoAddon {
   flush(): void;
   parseAddress(host: string, out: Int32Array): number;
   formatAddress(family: number, a0: number, a1: number, a2: number, a3: number): string;
-  constants: Record<'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED', number>;
+  forward(inFd: number, outFd: number, host: string, port: number, slowPayloadType: number, captureRequired: boolean): boolean;
+  unforward(inFd: number): void;
+  capture(inFd: number, payload?: Uint8Array, index?: Uint8Array, cursor?: Int32Array, baseOffset?: number): boolean;
+  forwarded(fd: number, out: Float64Array): void;
+  constants: Record<'CTL_FORWARDED' | 'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED', number>;
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -72,8 +77,9 @@ class BatchEngine {
   onHandlerError: ((err: unknown, count: number) => void) | undefined;
   /** Whether the kernel's send work runs on a thread of its own (native/send_queue.h). */
   readonly sendThread: boolean;
+  private readonly counters = new Float64Array(2);
 
-  constructor(readonly addon: MediaIoAddon, sendThread: boolean) {
+  constructor(readonly addon: MediaIoAddon, sendThread: boolean, readonly fastPath: boolean) {
     const c = (this.c = addon.constants);
     const recvData = new ArrayBuffer(c.RECV_SLOTS * c.SLOT_BYTES);
     const recvMeta = new ArrayBuffer(c.RECV_SLOTS * c.RECV_FIELDS * 4);
@@ -186,13 +192,19 @@ class BatchEngine {
     if (!this.inBatch) this.addon.flush();
   }
 
+  forwarded(fd: number): { packets: number; octets: number } {
+    this.addon.forwarded(fd, this.counters);
+    return { packets: this.counters[0]!, octets: this.counters[1]! };
+  }
+
   /** Counters of the engine (for status and benchmarks). */
-  get stats(): { batches: number; received: number; sendErrors: number; truncated: number; handlerErrors: number } {
+  get stats(): { batches: number; received: number; forwarded: number; sendErrors: number; truncated: number; handlerErrors: number } {
     const ctl = this.control;
     const c = this.c;
     return {
       batches: ctl[c.CTL_BATCHES]! >>> 0,
       received: ctl[c.CTL_RECEIVED]! >>> 0,
+      forwarded: ctl[c.CTL_FORWARDED]! >>> 0,
       sendErrors: ctl[c.CTL_SEND_ERRORS]! >>> 0,
       truncated: ctl[c.CTL_TRUNCATED]! >>> 0,
       handlerErrors: this.handlerErrors,
@@ -206,8 +218,40 @@ class BatchedMediaSocket implements MediaSocket {
   readonly copiesOnSend = true;
   private dest: Destination | undefined;
   private closed = false;
+  /** The capture area handed to the addon: kept referenced here while the addon writes into it. */
+  private area: CaptureArea | undefined;
+  private forwarding = false;
 
   constructor(private readonly engine: BatchEngine, readonly fd: number, readonly port: number) {}
+
+  forward(rule: ForwardRule | undefined): boolean {
+    const addon = this.engine.addon;
+    this.area = undefined;
+    if (rule === undefined || this.closed || !this.engine.fastPath || !(rule.to instanceof BatchedMediaSocket) || rule.to.closed) {
+      if (this.forwarding) addon.unforward(this.fd);
+      this.forwarding = false;
+      return false;
+    }
+    this.forwarding = addon.forward(this.fd, rule.to.fd, rule.host, rule.port, rule.slowPayloadType, rule.captureRequired);
+    return this.forwarding;
+  }
+
+  capture(area: CaptureArea | undefined): boolean {
+    if (!this.forwarding) return false;
+    const addon = this.engine.addon;
+    if (area === undefined) {
+      addon.capture(this.fd);
+      this.area = undefined;
+      return false;
+    }
+    const ok = addon.capture(this.fd, area.payload, area.index, area.cursor, area.baseOffset);
+    this.area = ok ? area : undefined;
+    return ok;
+  }
+
+  forwarded(): { packets: number; octets: number } {
+    return this.engine.forwarded(this.fd);
+  }
 
   send(packet: Buffer, port: number, host: string): void {
     if (this.closed) return;
@@ -226,7 +270,9 @@ class BatchedMediaSocket implements MediaSocket {
     if (this.closed) return;
     this.closed = true;
     this.onPacket = undefined;
-    this.engine.close(this);
+    this.forwarding = false;
+    this.area = undefined;
+    this.engine.close(this); // the addon forgets this socket's rule and any rule sending from it
   }
 }
 
@@ -240,13 +286,13 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   /**
    * The factory, or the reason the addon cannot be used. The engine is made
-   * once per process: `sendThread` counts only on the first call.
+   * once per process: `sendThread` and `fastPath` count only on the first call.
    */
-  static load(addonPath = ADDON_PATH, sendThread = true): BatchedSocketFactory | Error {
+  static load(addonPath = ADDON_PATH, sendThread = true, fastPath = true): BatchedSocketFactory | Error {
     if (engine === undefined) {
       try {
         const require = createRequire(import.meta.url);
-        engine = new BatchEngine(require(addonPath) as MediaIoAddon, sendThread);
+        engine = new BatchEngine(require(addonPath) as MediaIoAddon, sendThread, fastPath);
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
       }
@@ -256,6 +302,11 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   get stats(): BatchEngine['stats'] {
     return this.engine.stats;
+  }
+
+  /** Whether sockets relay plain RTP in the addon (forward rules) rather than through their handler. */
+  get fastPath(): boolean {
+    return this.engine.fastPath;
   }
 
   /** Whether sends run on the engine's own thread. */

@@ -1,3 +1,17 @@
+import type { CaptureArea } from '../capture-format.js';
+
+/** How an engine with a fast path relays a socket's RTP without calling its handler. */
+export interface ForwardRule {
+  /** The socket the datagrams are sent from (of the same engine). */
+  readonly to: MediaSocket;
+  readonly port: number;
+  readonly host: string;
+  /** Packets of this payload type always reach the handler (-1: none). */
+  readonly slowPayloadType: number;
+  /** Packets are also captured: without room in a capture area, they reach the handler. */
+  readonly captureRequired: boolean;
+}
+
 /**
  * Where a datagram came from. The object may be reused for the next
  * datagram: read it during the handler call, do not keep it.
@@ -31,6 +45,19 @@ export interface MediaSocket {
    * a reused buffer instead of a new one per packet.
    */
   readonly copiesOnSend: boolean;
+  /**
+   * An engine's fast path (optional): from now on, datagrams that are plain
+   * RTP version 2 are sent on as the rule says, and captured when it asks
+   * for capture, without calling `onPacket`; everything else (RTCP, garbage,
+   * the slow payload type, a packet no capture area has room for) still
+   * reaches `onPacket`. Undefined ends the rule. Returns whether the rule is
+   * in place (false: every datagram reaches `onPacket`, as without it).
+   */
+  forward?(rule: ForwardRule | undefined): boolean;
+  /** The capture area of the rule (undefined: none, so captured packets reach `onPacket`). The caller keeps it alive meanwhile. */
+  capture?(area: CaptureArea | undefined): boolean;
+  /** Datagrams received on this socket that the fast path handled, and their octets. */
+  forwarded?(): { packets: number; octets: number };
   close(): void;
 }
 

@@ -14,13 +14,15 @@ export interface MediaIoChoice {
  * rule the addon out when diagnosing); =batched makes a missing addon an
  * error instead of a fallback. CALLREC_MEDIA_SEND_THREAD=0 makes the batched
  * engine send inline on the event-loop thread instead of on its sender
- * thread (to compare the two).
+ * thread (to compare the two). CALLREC_MEDIA_FAST_PATH=0 turns the batched
+ * engine's fast path off: every datagram is then relayed by JavaScript (to
+ * compare the two, or to rule the fast path out when diagnosing).
  */
 export function selectMediaIo(env: NodeJS.ProcessEnv = process.env, addonPath?: string): MediaIoChoice {
   const wanted = env['CALLREC_MEDIA_IO'];
   if (wanted === 'dgram') return { factory: new DgramSocketFactory(), reason: 'CALLREC_MEDIA_IO=dgram' };
   if (process.platform !== 'linux') return { factory: new DgramSocketFactory(), reason: `batched media I/O needs Linux (this is ${process.platform})` };
-  const batched = BatchedSocketFactory.load(addonPath, env['CALLREC_MEDIA_SEND_THREAD'] !== '0');
+  const batched = BatchedSocketFactory.load(addonPath, env['CALLREC_MEDIA_SEND_THREAD'] !== '0', env['CALLREC_MEDIA_FAST_PATH'] !== '0');
   if (!(batched instanceof Error)) return { factory: batched };
   if (wanted === 'batched') throw new Error(`CALLREC_MEDIA_IO=batched but the native module does not load: ${batched.message}`);
   return { factory: new DgramSocketFactory(), reason: `native media module not loaded (${batched.message}); run make build` };
