@@ -97,8 +97,9 @@ export class CallRecorder implements CallObserver {
     const rec = this.active.get(call);
     const media = this.media.get(call.key);
     if (rec !== undefined && media !== undefined) {
-      void rec.opened.then(() => rec.session.update(codecFacts(media))).catch(() => {});
+      void rec.session.update(codecFacts(media)).catch(() => {});
       rec.dtmf.configure(media);
+      media.relay.refresh(); // what the tap needs may have changed (telephone-event type, in-band DTMF)
     }
   }
 
@@ -152,6 +153,9 @@ export class CallRecorder implements CallObserver {
         // SPEC M5: the stop sequence counts from the internal party (the PBX side) only.
         if (from === 0 && rec.dtmf.onRtp(packet, arrivalMs)) this.stopByKeys(call, rec);
       },
+      // The engine may spool a leg's audio itself unless the internal party's every packet is
+      // needed for in-band key detection; telephone-events always come through onRtp.
+      capture: (from) => (from === 0 && rec.dtmf.needsEveryPacket ? undefined : session.capture(from === callerIndex ? 'caller' : 'callee')),
     };
     this.logger.info({ event: 'recording.start', callId: call.aCallId, profile: profile.name, base: facts.baseName }, 'recording started');
   }

@@ -40,6 +40,17 @@ export class DtmfStopDetector {
     this.inband = te === undefined && name !== undefined ? (this.inband ?? new InbandDtmfDetector()) : undefined;
   }
 
+  /**
+   * In-band detection looks at every audio packet. Otherwise only
+   * telephone-events matter, and the engine's fast path may keep the
+   * audio from onRtp: the press-end timeout check below then runs on the
+   * packets that still come (at least one a second: each spool flush sends
+   * the next packet through JavaScript).
+   */
+  get needsEveryPacket(): boolean {
+    return this.inband !== undefined;
+  }
+
   /** One RTP packet from the internal party; true when the stop sequence completed. */
   onRtp(packet: Buffer, arrivalMs: number): boolean {
     const pt = packet.length > 1 ? packet[1]! & 0x7f : -1;

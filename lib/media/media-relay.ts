@@ -1,9 +1,37 @@
+import type { CaptureArea } from './capture-format.js';
 import type { RelayEndpoint, SrtpDropCounters } from './relay-endpoint.js';
 import type { SrtpContext, SrtpFailure } from './srtp/srtp-context.js';
 
-/** Receives every RTP packet the relay forwards; must not keep `packet` (it is reused by nobody, but the tap copies). */
+/**
+ * Where the engine's fast path may append a party's packets itself (in the
+ * capture layout) instead of handing each one to `PacketTap.onRtp`.
+ */
+export interface CaptureSink {
+  /** Packets of this payload type must still reach onRtp (telephone-events: key presses), -1 for none. */
+  readonly slowPayloadType: number;
+  /** The area to append to now; undefined: none (packets reach onRtp, which starts a new one). */
+  readonly area: CaptureArea | undefined;
+  /** Set by the relay: called whenever `area` changes (a batch filled up or was written out). */
+  onAreaChange: (() => void) | undefined;
+}
+
+/** Receives every RTP packet the relay forwards; must not keep `packet` (the tap copies). */
 export interface PacketTap {
   onRtp(from: 0 | 1, packet: Buffer, arrivalMs: number): void;
+  /**
+   * The sink through which the engine may capture party `from`'s packets
+   * without calling onRtp; undefined when the tap must see every packet
+   * (in-band DTMF detection). A tap without this method sees every packet.
+   */
+  capture?(from: 0 | 1): CaptureSink | undefined;
+}
+
+/** The fast-path rule in place for one direction, to skip re-installing the same one. */
+interface InstalledRule {
+  port: number;
+  host: string;
+  sink: CaptureSink | undefined;
+  slowPayloadType: number;
 }
 
 const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authFailures', replay: 'replayed', malformed: 'malformed' };
@@ -25,13 +53,19 @@ const DROP_BIT: Record<SrtpFailure, number> = { auth: 1, replay: 2, malformed: 4
  * counted on their endpoint, never relayed, never tapped; the first such
  * drop of a call for each reason is reported through `onSrtpDrop`.
  *
- * Hot path: one closure per socket set up once; per packet a latch check,
- * one send and the tap; no allocation of our own on a plain leg (two field
- * checks); SRTP decrypts in place and allocates only the protect output,
- * and not even that when the socket copies on send (batched I/O).
+ * Hot path: on an engine with a fast path (batched I/O), once a direction
+ * is settled (the party's source latched, the other party's address known,
+ * no SRTP on either leg) its plain RTP is relayed, and captured for the
+ * tap, by the engine without calling JavaScript; what the engine leaves
+ * (RTCP, telephone-events, garbage, a full capture batch) comes here. Here:
+ * one closure per socket set up once; per packet a latch check, one send
+ * and the tap; no allocation of our own on a plain leg (two field checks);
+ * SRTP decrypts in place and allocates only the protect output, and not
+ * even that when the socket copies on send (batched I/O).
  */
 export class MediaRelay {
-  tap: PacketTap | undefined;
+  private currentTap: PacketTap | undefined;
+  private readonly rules: [InstalledRule | undefined, InstalledRule | undefined] = [undefined, undefined];
   /** Called for the first packet of the call that SRTP drops for each reason (log it once, not per packet). */
   onSrtpDrop: ((from: 0 | 1, reason: SrtpFailure) => void) | undefined;
   private srtpReported = 0;
@@ -43,6 +77,58 @@ export class MediaRelay {
     endpoints[1].lastPacketAt = start;
     this.wire(0);
     this.wire(1);
+    endpoints[0].onChange = () => this.refresh();
+    endpoints[1].onChange = () => this.refresh();
+  }
+
+  get tap(): PacketTap | undefined {
+    return this.currentTap;
+  }
+
+  /** Recording starts (a tap) or stops (undefined). */
+  set tap(tap: PacketTap | undefined) {
+    this.currentTap = tap;
+    this.refresh();
+  }
+
+  /**
+   * Re-checks, per direction, whether the engine's fast path may relay it
+   * and with what rule. Called on every change of what decides it (an
+   * endpoint's address, latch or SRTP; the tap); the call layer calls it
+   * when the tap's needs change (codec, DTMF detection at answer).
+   */
+  refresh(): void {
+    this.refreshDirection(0);
+    this.refreshDirection(1);
+  }
+
+  private refreshDirection(from: 0 | 1): void {
+    const src = this.endpoints[from];
+    const dst = this.endpoints[from === 0 ? 1 : 0];
+    const socket = src.pair.rtp;
+    if (socket.forward === undefined) return;
+    const settled = !this.closed && src.rtpLatched && src.srtpIn === undefined && !src.srtpPending
+      && dst.srtpOut === undefined && !dst.srtpPending && dst.remotePort !== 0 && dst.remoteHost !== undefined;
+    const tap = this.currentTap;
+    const sink = settled && tap !== undefined ? tap.capture?.(from) : undefined;
+    const old = this.rules[from];
+    if (!settled || (tap !== undefined && sink === undefined)) {
+      if (old === undefined) return;
+      this.rules[from] = undefined;
+      if (old.sink !== undefined) old.sink.onAreaChange = undefined;
+      socket.forward(undefined);
+      return;
+    }
+    const host = dst.remoteHost!;
+    const slowPayloadType = sink?.slowPayloadType ?? -1;
+    if (old !== undefined && old.host === host && old.port === dst.remotePort && old.sink === sink && old.slowPayloadType === slowPayloadType) return;
+    if (old?.sink !== undefined) old.sink.onAreaChange = undefined;
+    this.rules[from] = undefined;
+    if (!socket.forward({ to: dst.pair.rtp, port: dst.remotePort, host, slowPayloadType, captureRequired: sink !== undefined })) return;
+    this.rules[from] = { host, port: dst.remotePort, sink, slowPayloadType };
+    if (sink === undefined) return;
+    sink.onAreaChange = () => socket.capture?.(sink.area);
+    socket.capture?.(sink.area);
   }
 
   /**
@@ -73,26 +159,21 @@ export class MediaRelay {
       const plain = this.unprotect(from, src, packet, false);
       if (plain === undefined) return;
       // Latched only on what authenticated: a forged packet cannot steer an SRTP leg's media.
-      if (!src.rtpLatched) src.latchRtp(source.address, source.port);
-      src.packetsIn++;
-      src.bytesIn += packet.length;
+      src.relayedPackets++;
+      src.relayedOctets += packet.length;
       src.lastPacketAt = this.now();
       if (dst.remotePort !== 0 && dst.remoteHost !== undefined) {
         const outbound = dst.srtpOut;
         if (outbound === undefined) {
-          if (!dst.srtpPending) {
-            dst.pair.rtp.send(plain, dst.remotePort, dst.remoteHost);
-            dst.packetsOut++;
-          }
+          if (!dst.srtpPending) dst.pair.rtp.send(plain, dst.remotePort, dst.remoteHost);
         } else {
           const out = this.protect(outbound, plain, false, src, dst.pair.rtp.copiesOnSend);
-          if (out !== undefined) {
-            dst.pair.rtp.send(out, dst.remotePort, dst.remoteHost);
-            dst.packetsOut++;
-          }
+          if (out !== undefined) dst.pair.rtp.send(out, dst.remotePort, dst.remoteHost);
         }
       }
-      this.tap?.onRtp(from, plain, Date.now());
+      this.currentTap?.onRtp(from, plain, Date.now());
+      // Latched after this packet went on: the fast path (installed by the latch) takes the next ones.
+      if (!src.rtpLatched) src.latchRtp(source.address, source.port);
     };
     src.pair.rtcp.onPacket = (packet, source) => {
       const plain = this.unprotect(from, src, packet, true);
@@ -148,14 +229,18 @@ export class MediaRelay {
 
   /** Milliseconds since either party last sent RTP (for the dead-call timeout, SPEC M9). */
   idleMs(): number {
+    const now = this.now();
+    this.endpoints[0].noteForwarded(now);
+    this.endpoints[1].noteForwarded(now);
     const last = Math.max(this.endpoints[0].lastPacketAt, this.endpoints[1].lastPacketAt);
-    return this.now() - last;
+    return now - last;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.tap = undefined;
+    this.currentTap = undefined;
+    this.refresh(); // the fast path ends with the relay
     this.onSrtpDrop = undefined;
   }
 }

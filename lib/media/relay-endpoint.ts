@@ -39,11 +39,18 @@ export class RelayEndpoint {
   private latchedRtcp = false;
   /** SDP said c=0.0.0.0 / inactive / sendonly: the party sends nothing on purpose. */
   onHold = false;
-  packetsIn = 0;
-  bytesIn = 0;
-  packetsOut = 0;
-  /** performance.now() of the last RTP packet received from this party. */
+  /** RTP packets (and octets) from this party that JavaScript relayed; see packetsIn for all of them. */
+  relayedPackets = 0;
+  relayedOctets = 0;
+  /** performance.now() of the last RTP packet received from this party (see noteForwarded). */
   lastPacketAt = 0;
+  /** The engine's fast path count of this socket when noteForwarded last looked. */
+  private forwardedSeen = 0;
+  /**
+   * Told when what decides how this party's media is relayed changes
+   * (address, latch, SRTP): the relay then re-checks its fast path.
+   */
+  onChange: (() => void) | undefined;
   /** SRTP (SPEC M8): decrypts what this party sends; undefined on a plain RTP leg. */
   srtpIn: SrtpContext | undefined;
   /** SRTP: protects what callrec sends to this party; undefined on a plain RTP leg. */
@@ -52,7 +59,7 @@ export class RelayEndpoint {
    * SRTP is being negotiated on this leg and no keys are in place yet:
    * nothing from the party is relayed or recorded, nothing goes to it in clear.
    */
-  srtpPending = false;
+  private pending = false;
   /**
    * After a re-key: the party's previous inbound context, tried for packets
    * the new one rejects for a short while (the party switches keys only when
@@ -72,6 +79,38 @@ export class RelayEndpoint {
     return this.pair.rtpPort;
   }
 
+  get srtpPending(): boolean {
+    return this.pending;
+  }
+
+  set srtpPending(pending: boolean) {
+    if (pending === this.pending) return;
+    this.pending = pending;
+    this.onChange?.();
+  }
+
+  /** RTP packets received from this party: relayed by JavaScript or by the engine's fast path. */
+  get packetsIn(): number {
+    return this.relayedPackets + (this.pair.rtp.forwarded?.().packets ?? 0);
+  }
+
+  get bytesIn(): number {
+    return this.relayedOctets + (this.pair.rtp.forwarded?.().octets ?? 0);
+  }
+
+  /**
+   * Packets the fast path relayed do not pass JavaScript: when its count
+   * moved since the last look, the party sent meanwhile, so lastPacketAt
+   * becomes `nowMs` (as exact as the looks are frequent: the dead-call
+   * check looks every few seconds for a limit of a minute).
+   */
+  noteForwarded(nowMs: number): void {
+    const n = this.pair.rtp.forwarded?.().packets;
+    if (n === undefined || n === this.forwardedSeen) return;
+    this.forwardedSeen = n;
+    this.lastPacketAt = nowMs;
+  }
+
   /** From the party's SDP (offer, answer, re-INVITE): a new address ends the latch. */
   setRemote(host: string, port: number, rtcpPort: number, onHold: boolean): void {
     if (host !== this.remoteHost || port !== this.remotePort) {
@@ -82,6 +121,7 @@ export class RelayEndpoint {
     this.remotePort = port;
     this.remoteRtcpPort = rtcpPort;
     this.onHold = onHold;
+    this.onChange?.();
   }
 
   get srtp(): SrtpLeg | undefined {
@@ -105,7 +145,8 @@ export class RelayEndpoint {
     this.srtpLeg = leg;
     this.srtpIn = leg?.inbound;
     this.srtpOut = leg?.outbound;
-    this.srtpPending = false;
+    this.pending = false;
+    this.onChange?.();
   }
 
   /** Counts a packet SRTP dropped. */
@@ -145,6 +186,7 @@ export class RelayEndpoint {
     this.latchedRtp = true;
     this.remoteHost = address;
     this.remotePort = port;
+    this.onChange?.();
   }
 
   latchRtcp(address: string, port: number): void {

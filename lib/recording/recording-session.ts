@@ -50,11 +50,28 @@ export const SPOOL_FLUSH_MS = 1000;
 export class RecordingSession {
   private readonly writers: Record<Leg, SpoolWriter>;
   private flushTimer: NodeJS.Timeout | undefined;
+  private opening: Promise<void> | undefined;
   private stopped = false;
   garbage = 0;
 
   constructor(readonly dir: string, readonly facts: RecordingFacts) {
     this.writers = { caller: new SpoolWriter(dir, 'caller'), callee: new SpoolWriter(dir, 'callee') };
+    this.markEvents();
+  }
+
+  /**
+   * The leg's spool writer as a capture sink for the engine's fast path:
+   * it appends audio packets to the current batch directly; telephone-events
+   * still come through onRtp (they are flagged in the index).
+   */
+  capture(leg: Leg): SpoolWriter | undefined {
+    return this.stopped ? undefined : this.writers[leg];
+  }
+
+  private markEvents(): void {
+    const pt = this.facts.telephoneEventPayloadType ?? -1;
+    this.writers.caller.slowPayloadType = pt;
+    this.writers.callee.slowPayloadType = pt;
   }
 
   get isStopped(): boolean {
@@ -65,7 +82,13 @@ export class RecordingSession {
     return this.writers[leg].packets;
   }
 
-  async open(): Promise<void> {
+  /** Creates the spool folder and files; the same promise on every call. */
+  open(): Promise<void> {
+    this.opening ??= this.openSpool();
+    return this.opening;
+  }
+
+  private async openSpool(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await this.writeMeta(undefined);
     await this.writers.caller.open();
@@ -95,9 +118,14 @@ export class RecordingSession {
     this.writers[leg].append(packet, start, end, arrivalMs, flags);
   }
 
-  /** Updates what became known after start (codec at answer). */
+  /**
+   * Updates what became known after start (codec at answer): at once for
+   * the packets that follow; meta.json once the spool is open.
+   */
   async update(patch: Partial<RecordingFacts>): Promise<void> {
     Object.assign(this.facts, patch);
+    this.markEvents();
+    if (this.opening !== undefined) await this.opening;
     if (!this.stopped) await this.writeMeta(undefined);
   }
 

@@ -1,42 +1,14 @@
+import { OFFSET } from '../media/capture-format.js';
+
+export { FLAG, OFFSET, RECORD_BYTES } from '../media/capture-format.js';
+
 /**
  * On-disk format of one leg's spool. The relay appends, in batches, the RTP
  * payload bytes to `<leg>.payload` and one fixed-size record per packet to
- * `<leg>.index`. A crash loses at most the last unflushed batch; a torn last
- * record (file length not a multiple of RECORD_BYTES) is ignored on reading.
- *
- *   index record, little-endian, 32 bytes:
- *    0                   1                   2                   3
- *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
- *   +-------------------------------------------------------------+
- *   |        arrival: wall-clock ms since the epoch (f64)          |  0
- *   +-------------------------------------------------------------+
- *   |        payload offset in <leg>.payload (f64, integral)       |  8
- *   +-------------------------------+-----------------------------+
- *   |        RTP timestamp (u32)    |        SSRC (u32)           | 16
- *   +---------------+-------+-------+-----------------------------+
- *   |  seq (u16)    |M|PT(7)| flags |  payload length (u16) | pad | 24
- *   +---------------+-------+-------+-----------------------+-----+
+ * `<leg>.index`, in the capture layout (lib/media/capture-format.ts). A
+ * crash loses at most the last unflushed batch; a torn last record (file
+ * length not a multiple of RECORD_BYTES) is ignored on reading.
  */
-export const RECORD_BYTES = 32;
-
-export const OFFSET = {
-  arrival: 0,
-  payloadOffset: 8,
-  timestamp: 16,
-  ssrc: 20,
-  seq: 24,
-  /** marker bit (0x80) | payload type (0x7f) */
-  markerPt: 26,
-  flags: 27,
-  length: 28,
-} as const;
-
-/** Flag bits of a record. */
-export const FLAG = {
-  /** The packet was a telephone-event (RFC 4733): kept in the index, never audio. */
-  event: 1,
-} as const;
-
 export interface SpoolRecord {
   arrival: number;
   payloadOffset: number;

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import type { CaptureArea } from '../media/capture-format.js';
+import type { CaptureSink } from '../media/media-relay.js';
 import { OFFSET, RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 
 /**
@@ -21,16 +23,22 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * One batch of a leg: payload bytes and their index records. The records are
  * written through typed-array views (no per-packet call into Buffer's
- * writers, nothing allocated); the record layout is spool-format.ts's.
+ * writers, nothing allocated); the record layout is spool-format.ts's. A
+ * batch is also a capture area: the engine's fast path appends to it
+ * through the same cursors while it is the leg's current batch.
  */
-class Batch {
+class Batch implements CaptureArea {
   readonly payload: Buffer;
   readonly index: Buffer;
   readonly f64: Float64Array;
   readonly u32: Uint32Array;
   readonly u16: Uint16Array;
-  payloadUsed = 0;
-  records = 0;
+  /**
+   * [payload octets used, records used], shared with the engine; over an
+   * ArrayBuffer of its own, which V8 keeps off its heap (never moved).
+   */
+  readonly cursor = new Int32Array(new ArrayBuffer(8));
+  baseOffset = 0;
 
   constructor(payloadBytes: number) {
     const index = new ArrayBuffer(INDEX_BATCH * RECORD_BYTES);
@@ -41,8 +49,16 @@ class Batch {
     this.u16 = new Uint16Array(index);
   }
 
+  get payloadUsed(): number {
+    return this.cursor[0]!;
+  }
+
+  get records(): number {
+    return this.cursor[1]!;
+  }
+
   fits(length: number): boolean {
-    return this.records < INDEX_BATCH && this.payloadUsed + length <= this.payload.length;
+    return this.cursor[1]! < INDEX_BATCH && this.cursor[0]! + length <= this.payload.length;
   }
 }
 
@@ -55,9 +71,10 @@ type WriteCallback = (err: NodeJS.ErrnoException | null, written: number) => voi
  * crash every index record on disk has its payload. Batches are written one
  * at a time, in order, with fs.write callbacks, and then reused: a recorded
  * leg allocates nothing per packet or per flush in the steady state, so the
- * relay thread is not held up by the garbage collector.
+ * relay thread is not held up by the garbage collector. As a capture sink,
+ * it lets the engine's fast path append to the current batch directly.
  */
-export class SpoolWriter {
+export class SpoolWriter implements CaptureSink {
   // Batches are allocated at the first packet and dropped at close, so a call
   // without media, or a closed spool waiting for finalization, holds none.
   private current: Batch | undefined;
@@ -78,13 +95,27 @@ export class SpoolWriter {
   private broken = false;
   private idle: (() => void)[] = [];
   private readonly onWritten: WriteCallback;
-  packets = 0;
+  /** Records of the batches handed to the file system so far. */
+  private flushedRecords = 0;
+  /** Packets of this payload type are marked as telephone-events and never captured by the engine (-1: none). */
+  slowPayloadType = -1;
+  onAreaChange: (() => void) | undefined;
   /** First write error, if any; the recording is marked incomplete rather than crashing. */
   error: Error | undefined;
   private readonly record: SpoolRecord = { arrival: 0, payloadOffset: 0, timestamp: 0, ssrc: 0, seq: 0, marker: false, payloadType: 0, flags: 0, length: 0 };
 
   constructor(readonly dir: string, readonly leg: string) {
     this.onWritten = (err, written) => this.written(err, written);
+  }
+
+  /** Packets appended so far (by append or by the engine). */
+  get packets(): number {
+    return this.flushedRecords + (this.current?.records ?? 0);
+  }
+
+  /** The batch the engine may append to: none before the first packet, after a flush, once closed or broken. */
+  get area(): CaptureArea | undefined {
+    return this.closed || this.broken ? undefined : this.current;
   }
 
   get payloadPath(): string {
@@ -111,7 +142,7 @@ export class SpoolWriter {
       this.error ??= err instanceof Error ? err : new Error(String(err));
       this.broken = true;
       this.queue.length = 0;
-      this.current = undefined;
+      this.setCurrent(undefined);
       throw err;
     }
     this.pump();
@@ -125,8 +156,10 @@ export class SpoolWriter {
     // Room for the whole packet: it is copied in whole and its payload moved to the front (below).
     if (b === undefined || !b.fits(packet.length)) {
       this.flush();
-      b = this.current = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
-      if (!b.fits(packet.length)) b = this.current = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
+      b = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
+      if (!b.fits(packet.length)) b = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
+      b.baseOffset = this.payloadOffset;
+      this.setCurrent(b);
     }
     // set() of the packet as it is, then copyWithin(): two memmoves and no allocation, where
     // Buffer#copy of a sub-range makes a new view per packet (garbage at 100 packets/s per leg).
@@ -134,7 +167,7 @@ export class SpoolWriter {
     b.payload.set(packet, at);
     if (payloadStart !== 0) b.payload.copyWithin(at, at + payloadStart, at + payloadEnd);
     const r = b.records;
-    const offset = this.payloadOffset + b.payloadUsed;
+    const offset = b.baseOffset + at;
     if (LITTLE_ENDIAN) {
       // RFC 3550 §5.1: timestamp at octet 4, SSRC at 8, both in network order.
       const d = r * (RECORD_BYTES / 8);
@@ -161,19 +194,24 @@ export class SpoolWriter {
       rec.length = length;
       writeRecord(b.index, r * RECORD_BYTES, rec);
     }
-    b.payloadUsed += length;
-    b.records = r + 1;
-    this.packets++;
+    b.cursor[0] = at + length;
+    b.cursor[1] = r + 1;
   }
 
   /** Hands the current batch to the file system (asynchronously, in order). */
   flush(): void {
     const b = this.current;
     if (b === undefined || b.records === 0) return;
-    this.current = undefined;
+    this.setCurrent(undefined);
     this.payloadOffset += b.payloadUsed;
+    this.flushedRecords += b.records;
     this.queue.push(b);
     this.pump();
+  }
+
+  private setCurrent(b: Batch | undefined): void {
+    this.current = b;
+    this.onAreaChange?.();
   }
 
   /** Flushes, syncs to disk and closes; idempotent. */
@@ -181,6 +219,7 @@ export class SpoolWriter {
     if (!this.closed) {
       this.flush();
       this.closed = true;
+      this.onAreaChange?.();
     }
     await this.opening?.catch(() => {});
     await this.drained();
@@ -239,8 +278,8 @@ export class SpoolWriter {
     this.queue.shift();
     this.writing = false;
     if (!this.closed && this.spares.length < SPARE_BATCHES && b.payload.length === PAYLOAD_BATCH) {
-      b.payloadUsed = 0;
-      b.records = 0;
+      b.cursor[0] = 0;
+      b.cursor[1] = 0;
       this.spares.push(b);
     }
     if (this.queue.length > 0) return this.pump();
