@@ -33,7 +33,10 @@
  * SO_TIMESTAMPNS stamp (CLOCK_REALTIME, converted to CLOCK_MONOTONIC with the
  * offset sampled at every loop iteration), so time the packet waits in this
  * process's socket queue is not counted; the time this process read it is
- * reported separately ("appLatencyUs"). SO_RXQ_OVFL counts packets the
+ * reported separately ("appLatencyUs"). "perSecond" has, per second of the
+ * run by send time, the packets, those over 5 ms, and the worst latency: a
+ * tail from one transient reads differently from one spread over the run.
+ * SO_RXQ_OVFL counts packets the
  * kernel dropped on our own sockets: nonzero means the generator, not the
  * relay, lost them.
  *
@@ -122,6 +125,12 @@ static flow_t *flows;
 static int nflows, cap_flows;
 
 static uint64_t *hist_kernel, *hist_app;
+/* Per second of the run (by send time): packets, packets over 5 ms, worst latency (kernel stamp).
+ * Shows whether a tail is a transient (all media starting at once) or steady. */
+#define TIMELINE_SECONDS 600
+static uint64_t run_t0;
+static uint64_t tl_packets[TIMELINE_SECONDS], tl_over5[TIMELINE_SECONDS];
+static int64_t tl_max[TIMELINE_SECONDS];
 
 #ifdef RTPLOAD_SRTP
 /* One direction of one flow: session keys and index state (RFC 3711). */
@@ -591,6 +600,15 @@ static void receive_socket(int si, run_stats_t *st, int64_t rt_minus_mono) {
       int64_t kmono = krx ? (int64_t)krx - rt_minus_mono : (int64_t)app;
       hist_add(hist_kernel, kmono - (int64_t)sent);
       hist_add(hist_app, (int64_t)app - (int64_t)sent);
+      if (sent >= run_t0) {
+        uint64_t sec = (sent - run_t0) / 1000000000ull;
+        int64_t lat = kmono - (int64_t)sent;
+        if (sec < TIMELINE_SECONDS) {
+          tl_packets[sec]++;
+          if (lat > 5000000) tl_over5[sec]++;
+          if (lat > tl_max[sec]) tl_max[sec] = lat;
+        }
+      }
     }
     if (n < RECV_BATCH) return;
   }
@@ -633,6 +651,9 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
 #endif
   memset(hist_kernel, 0, HIST_MAX_US * sizeof *hist_kernel);
   memset(hist_app, 0, HIST_MAX_US * sizeof *hist_app);
+  memset(tl_packets, 0, sizeof tl_packets);
+  memset(tl_over5, 0, sizeof tl_over5);
+  memset(tl_max, 0, sizeof tl_max);
   memcpy(ovfl_start, ovfl_last, (size_t)nsocks * sizeof *ovfl_start);
 
   int *order = malloc((size_t)nflows * sizeof *order);
@@ -659,6 +680,7 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
   getrusage(RUSAGE_SELF, &ru0);
   const uint64_t wall0 = now_ns(CLOCK_MONOTONIC);
   const uint64_t t0 = wall0 + 20000000ull; /* first packet 20 ms from now */
+  run_t0 = t0;
   uint32_t round = 0;
   int cursor = 0;
   int sending = 1;
@@ -832,6 +854,16 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
 #endif
   hist_json(o, "latencyUs", hist_kernel);
   hist_json(o, "appLatencyUs", hist_app);
+  int seconds = 0;
+  for (int i = 0; i < TIMELINE_SECONDS; i++)
+    if (tl_packets[i]) seconds = i + 1;
+  fprintf(o, "  \"perSecond\": {\"packets\": [");
+  for (int i = 0; i < seconds; i++) fprintf(o, "%s%llu", i ? "," : "", (unsigned long long)tl_packets[i]);
+  fprintf(o, "], \"over5ms\": [");
+  for (int i = 0; i < seconds; i++) fprintf(o, "%s%llu", i ? "," : "", (unsigned long long)tl_over5[i]);
+  fprintf(o, "], \"maxUs\": [");
+  for (int i = 0; i < seconds; i++) fprintf(o, "%s%.0f", i ? "," : "", (double)tl_max[i] / 1e3);
+  fprintf(o, "]},\n");
   fprintf(o, "  \"sendLagMaxUs\": %.1f,\n  \"lateSends\": %llu,\n", (double)st.max_lag_ns / 1e3, (unsigned long long)st.late_sends);
   fprintf(o, "  \"syscalls\": {\"sendmmsg\": %llu, \"recvmmsg\": %llu, \"wakeups\": %llu},\n",
           (unsigned long long)st.sendmmsg_calls, (unsigned long long)st.recvmmsg_calls, (unsigned long long)st.wakeups);

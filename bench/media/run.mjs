@@ -476,6 +476,20 @@ function bindUdp(port = 0) {
 
 // ---------------------------------------------------------------- rtpload
 
+/**
+ * Where the latency tail lies in time: packets over 5 ms per second of the
+ * run (by send time, from rtpload), so a transient (every call's media
+ * starting at once) is told apart from stalls all run long.
+ */
+function overFiveNote(perSecond) {
+  if (!perSecond?.over5ms?.length) return '';
+  const over = perSecond.over5ms;
+  const total = over.reduce((a, b) => a + b, 0);
+  const seconds = over.filter((c) => c > 0).length;
+  const worst = Math.max(...perSecond.maxUs) / 1000;
+  return `over 5 ms: ${total} pkts in ${seconds}/${over.length} s (first second ${over[0]}, worst ${fmt(worst, 1)} ms), `;
+}
+
 /** The plain build; with `srtp` also the SRTP build (OpenSSL libcrypto), which only SRTP variants use. */
 function compileRtpload(dir, srtp) {
   const build = (name, extra, hint) => {
@@ -1553,7 +1567,7 @@ for (let qi = 0; qi < queue.length; qi++) {
           ? `${s.setup.answered}/${n} calls, lost ${s.rtp.lost}/${s.rtp.sent}, added p50 ${fmt(s.addedLatencyMs.p50, 3)} ms ` +
               `p99 ${fmt(s.addedLatencyMs.p99, 3)} ms, CPU ${fmt(s.cpu.msPerCallSecond, 3)} ms/call-s ` +
               `(${fmt(s.cpu.callrecCorePercent, 0)} % core; others ${fmt(s.cpu.otherCorePercent, 0)} %), ${fmt(s.memory.kbPerCall, 0)} KB/call, ` +
-              srtpNote +
+              srtpNote + overFiveNote(s.rtp.perSecond) +
               `recordings ${s.recordings?.complete ?? 0}/${n} (${fmt(s.recordings?.waitedSeconds, 1)} s after BYE)${s.problems.length ? ` [${s.problems.join('; ')}]` : ''}\n`
           : `FAILED: ${s.problems.join('; ')}\n`,
       );

@@ -75,8 +75,8 @@ type WriteCallback = (err: NodeJS.ErrnoException | null, written: number) => voi
  * it lets the engine's fast path append to the current batch directly.
  */
 export class SpoolWriter implements CaptureSink {
-  // Batches are allocated at the first packet and dropped at close, so a call
-  // without media, or a closed spool waiting for finalization, holds none.
+  // Batches are allocated at open and dropped at close, so a closed spool
+  // waiting for finalization holds none.
   private current: Batch | undefined;
   private readonly spares: Batch[] = [];
   /** Batches handed to the file system, oldest first; [0] is being written while `writing`. */
@@ -132,6 +132,9 @@ export class SpoolWriter implements CaptureSink {
    * are dropped from then on (the recording is incomplete, the call goes on).
    */
   async open(): Promise<void> {
+    // The first batch now, at call set-up, not with the first packet: when many calls' media
+    // starts at once, their first packets would otherwise all allocate (and collect) together.
+    if (this.current === undefined && !this.closed) this.setCurrent(new Batch(PAYLOAD_BATCH));
     this.opening = (async () => {
       this.payloadFile = await open(this.payloadPath, 'a');
       this.indexFile = await open(this.indexPath, 'a');
