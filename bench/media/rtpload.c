@@ -10,7 +10,7 @@
  *                                 127.0.0.1:<port> (flow ids count from 0);
  *                                 with keys (SRTP builds only, see below) the
  *                                 flow is SRTP AES_CM_128_HMAC_SHA1_80
- *   RUN <duration-ms> <drain-ms> <outfile>
+ *   RUN <duration-ms> <drain-ms> <outfile> [<window-from-ms> <window-ms>]
  *                                 every flow sends one 172-byte PCMA RTP packet
  *                                 per ptime (default 20 ms) for duration-ms,
  *                                 the flows' send times spread evenly across the
@@ -36,6 +36,9 @@
  * reported separately ("appLatencyUs"). "perSecond" has, per second of the
  * run by send time, the packets, those over 5 ms, and the worst latency: a
  * tail from one transient reads differently from one spread over the run.
+ * With a window, "windowLatencyUs" is the histogram of the packets sent in
+ * it (from window-from-ms after the first packet, for window-ms): the steady
+ * state, after every flow's first packets.
  * SO_RXQ_OVFL counts packets the
  * kernel dropped on our own sockets: nonzero means the generator, not the
  * relay, lost them.
@@ -124,7 +127,8 @@ static long ptime_ms = 20;
 static flow_t *flows;
 static int nflows, cap_flows;
 
-static uint64_t *hist_kernel, *hist_app;
+static uint64_t *hist_kernel, *hist_app, *hist_window;
+static uint64_t window_from_ns, window_to_ns; /* send times (after run_t0) the window histogram takes */
 /* Per second of the run (by send time): packets, packets over 5 ms, worst latency (kernel stamp).
  * Shows whether a tail is a transient (all media starting at once) or steady. */
 #define TIMELINE_SECONDS 600
@@ -603,6 +607,7 @@ static void receive_socket(int si, run_stats_t *st, int64_t rt_minus_mono) {
       if (sent >= run_t0) {
         uint64_t sec = (sent - run_t0) / 1000000000ull;
         int64_t lat = kmono - (int64_t)sent;
+        if (sent - run_t0 >= window_from_ns && sent - run_t0 < window_to_ns) hist_add(hist_window, lat);
         if (sec < TIMELINE_SECONDS) {
           tl_packets[sec]++;
           if (lat > 5000000) tl_over5[sec]++;
@@ -614,7 +619,7 @@ static void receive_socket(int si, run_stats_t *st, int64_t rt_minus_mono) {
   }
 }
 
-static void run(long duration_ms, long drain_ms, const char *outfile) {
+static void run(long duration_ms, long drain_ms, const char *outfile, long window_from_ms, long window_ms) {
   static uint32_t run_counter;
   run_stats_t st;
   memset(&st, 0, sizeof st);
@@ -651,6 +656,9 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
 #endif
   memset(hist_kernel, 0, HIST_MAX_US * sizeof *hist_kernel);
   memset(hist_app, 0, HIST_MAX_US * sizeof *hist_app);
+  memset(hist_window, 0, HIST_MAX_US * sizeof *hist_window);
+  window_from_ns = window_from_ms > 0 ? (uint64_t)window_from_ms * 1000000ull : 0;
+  window_to_ns = window_ms > 0 ? window_from_ns + (uint64_t)window_ms * 1000000ull : 0;
   memset(tl_packets, 0, sizeof tl_packets);
   memset(tl_over5, 0, sizeof tl_over5);
   memset(tl_max, 0, sizeof tl_max);
@@ -854,6 +862,7 @@ static void run(long duration_ms, long drain_ms, const char *outfile) {
 #endif
   hist_json(o, "latencyUs", hist_kernel);
   hist_json(o, "appLatencyUs", hist_app);
+  if (window_to_ns > 0) hist_json(o, "windowLatencyUs", hist_window);
   int seconds = 0;
   for (int i = 0; i < TIMELINE_SECONDS; i++)
     if (tl_packets[i]) seconds = i + 1;
@@ -897,6 +906,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   hist_kernel = calloc(HIST_MAX_US, sizeof *hist_kernel);
   hist_app = calloc(HIST_MAX_US, sizeof *hist_app);
+  hist_window = calloc(HIST_MAX_US, sizeof *hist_window);
   open_sockets();
   printf("PORTS");
   for (int i = 0; i < nsocks; i++) printf(" %u", ports[i]);
@@ -912,7 +922,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "FLOW") && (nf = sscanf(line, "FLOW %d %d %127s %127s", &a1, &a2, k1, k2)) >= 2 && nf != 3)
       add_flow(a1, a2, nf == 4 ? k1 : NULL, nf == 4 ? k2 : NULL);
     else if (!strcmp(cmd, "CLEAR")) clear_flows();
-    else if (!strcmp(cmd, "RUN") && sscanf(line, "RUN %ld %ld %4095s", &d1, &d2, out) == 3) run(d1, d2, out);
+    else if (!strcmp(cmd, "RUN") && sscanf(line, "RUN %ld %ld %4095s", &d1, &d2, out) == 3) {
+      long from = 0, len = 0;
+      sscanf(line, "RUN %*d %*d %*s %ld %ld", &from, &len);
+      run(d1, d2, out, from, len);
+    }
     else if (!strcmp(cmd, "QUIT")) break;
     else {
       printf("ERR unknown command\n");
