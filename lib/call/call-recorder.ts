@@ -193,7 +193,13 @@ export class CallRecorder implements CallObserver {
       .then(() => (encryption !== undefined ? rec.session.update({ encryption }) : undefined))
       .then(() => rec.session.stop({ reason, atMs: Date.now(), answeredAtMs }))
       .then(() => {
-        this.logger.info({ event: 'recording.stop', callId: call.aCallId, reason, packets: { caller: rec.session.packets('caller'), callee: rec.session.packets('callee') } }, 'recording stopped');
+        const s = rec.session;
+        this.logger.info({
+          event: 'recording.stop', callId: call.aCallId, reason,
+          packets: { caller: s.packets('caller'), callee: s.packets('callee') },
+          // Of those, what the media engine's fast path spooled without JavaScript.
+          engine: { caller: s.capturedByEngine('caller'), callee: s.capturedByEngine('callee') },
+        }, 'recording stopped');
         return this.finalize(rec.session);
       })
       .catch((err: unknown) => {

@@ -82,6 +82,11 @@ export class RecordingSession {
     return this.writers[leg].packets;
   }
 
+  /** Of a leg's packets, those the media engine's fast path spooled without JavaScript. */
+  capturedByEngine(leg: Leg): number {
+    return this.writers[leg].capturedByEngine;
+  }
+
   /** Creates the spool folder and files; the same promise on every call. */
   open(): Promise<void> {
     this.opening ??= this.openSpool();

@@ -97,6 +97,8 @@ export class SpoolWriter implements CaptureSink {
   private readonly onWritten: WriteCallback;
   /** Records of the batches handed to the file system so far. */
   private flushedRecords = 0;
+  /** Packets that came through append (the rest the engine's fast path captured). */
+  private appended = 0;
   /** Packets of this payload type are marked as telephone-events and never captured by the engine (-1: none). */
   slowPayloadType = -1;
   onAreaChange: (() => void) | undefined;
@@ -111,6 +113,11 @@ export class SpoolWriter implements CaptureSink {
   /** Packets appended so far (by append or by the engine). */
   get packets(): number {
     return this.flushedRecords + (this.current?.records ?? 0);
+  }
+
+  /** Of those, the packets the engine's fast path captured itself. */
+  get capturedByEngine(): number {
+    return this.packets - this.appended;
   }
 
   /** The batch the engine may append to: none before the first packet, after a flush, once closed or broken. */
@@ -199,6 +206,7 @@ export class SpoolWriter implements CaptureSink {
     }
     b.cursor[0] = at + length;
     b.cursor[1] = r + 1;
+    this.appended++;
   }
 
   /** Hands the current batch to the file system (asynchronously, in order). */

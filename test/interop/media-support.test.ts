@@ -388,6 +388,13 @@ export async function packetsOf(rec: CallrecInstance, timeoutMs = 10_000): Promi
   return { caller: Number(p?.caller ?? NaN), callee: Number(p?.callee ?? NaN) };
 }
 
+/** Of those, the packets the media engine's fast path spooled (recording.stop's `engine`). */
+export async function enginePacketsOf(rec: CallrecInstance, timeoutMs = 10_000): Promise<{ caller: number; callee: number }> {
+  const line = await rec.waitForLog((l) => l.event === 'recording.stop', timeoutMs);
+  const p = line['engine'] as { caller?: number; callee?: number } | undefined;
+  return { caller: Number(p?.caller ?? NaN), callee: Number(p?.callee ?? NaN) };
+}
+
 /** Runs of audio in a channel, split where at least `minGap` silence bytes lie between. */
 export function audioRuns(channel: Buffer, silence: number, minGap: number): Array<{ from: number; to: number }> {
   const runs: Array<{ from: number; to: number }> = [];
