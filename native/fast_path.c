@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* spool-format.ts: one 32-octet little-endian record per packet. */
-#define RECORD_BYTES 32
 
 forward_rule *fast_path_slot(forward_table *t, int fd) {
   if (fd < 0) return NULL;
@@ -117,7 +115,7 @@ int fast_path_forward(forward_rule *rule, const uint8_t *packet, uint32_t length
     if (used < 0 || records < 0 || (uint32_t)records >= a->max_records || (uint32_t)used + length > a->payload_capacity) return 0;
     if (send_queue_append(q, rule->out_fd, packet, length, rule->family, rule->port, rule->address) != 0) return 0;
     memcpy(a->payload + used, packet + start, size);
-    uint8_t *r = a->index + (size_t)records * RECORD_BYTES;
+    uint8_t *r = a->index + (size_t)records * CAPTURE_RECORD_BYTES;
     put_le_f64(r, arrival_ms);
     put_le_f64(r + 8, a->base_offset + used);
     put_le32(r + 16, ((uint32_t)packet[4] << 24) | ((uint32_t)packet[5] << 16) | ((uint32_t)packet[6] << 8) | packet[7]);

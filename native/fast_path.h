@@ -26,7 +26,10 @@
 
 #include "send_queue.h"
 
-/* Where recorded packets are appended: spool-format.ts's payload bytes and 32-octet index records. */
+/* Octets per index record (lib/media/capture-format.ts). */
+#define CAPTURE_RECORD_BYTES 32
+
+/* Where recorded packets are appended: capture-format.ts's payload bytes and index records. */
 typedef struct {
   uint8_t *payload;
   uint32_t payload_capacity;

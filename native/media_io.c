@@ -473,7 +473,7 @@ static napi_value capture(napi_env env, napi_callback_info info) {
       r->area.payload = payload;
       r->area.payload_capacity = (uint32_t)payload_len;
       r->area.index = index;
-      r->area.max_records = (uint32_t)(index_len / 32);
+      r->area.max_records = (uint32_t)(index_len / CAPTURE_RECORD_BYTES);
       r->area.cursor = cursor;
       r->area.base_offset = base;
       r->has_area = 1;
@@ -508,18 +508,12 @@ static napi_value parse_address_js(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[64];
-  size_t hlen = 0;
+  size_t hlen = 0, length = 0;
   int family = 0;
-  void *data = NULL;
-  size_t length = 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  if (argc >= 2 && napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen) == napi_ok &&
-      napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) == napi_ok && type == napi_int32_array && length >= 5) {
+  int32_t *out = argc >= 2 ? typed_array_data(env, argv[1], napi_int32_array, &length) : NULL;
+  if (out != NULL && length >= 5 && napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen) == napi_ok) {
     struct sockaddr_storage a;
     family = parse_address(host, &a, 0);
-    int32_t *out = (int32_t *)data;
     memset(out, 0, 5 * sizeof(int32_t));
     out[0] = family;
     if (family == 4) memcpy(&out[1], &((struct sockaddr_in *)&a)->sin_addr, 4);

@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
 import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
+import { peer, socketOpener, until } from './loopback.js';
 import { selectMediaIo } from '../../lib/media/packet-io/select-media-io.js';
 
 // Through selectMediaIo, as serve does, so CALLREC_MEDIA_SEND_THREAD is read where it is in production.
@@ -22,32 +23,7 @@ if (!(chosen instanceof BatchedSocketFactory)) {
 const factory = chosen;
 t.equal(factory.sendThread, wantThread, wantThread ? 'sends run on the sender thread' : 'sends are made inline (CALLREC_MEDIA_SEND_THREAD=0)');
 
-const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-async function peer(type: 'udp4' | 'udp6' = 'udp4'): Promise<dgram.Socket> {
-  // A large receive buffer: the engine answers a burst faster than a default-sized buffer takes it.
-  const s = dgram.createSocket({ type, recvBufferSize: 8 << 20 });
-  await new Promise<void>((r) => s.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', r));
-  return s;
-}
-
-let nextPort = 43600;
-async function open(host = '127.0.0.1'): Promise<MediaSocket> {
-  for (;;) {
-    const port = nextPort++;
-    try {
-      return await factory.open(host, port, 1 << 20);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    }
-  }
-}
+const open = socketOpener(factory, 43600);
 
 /** A batched socket on loopback and a dgram peer, both closed when the test ends. */
 async function socketAndPeer(t: Test): Promise<{ s: MediaSocket; p: dgram.Socket }> {

@@ -9,7 +9,6 @@
  * in order, telephone-events flagged, most of them without JavaScript.
  */
 import t, { type Test } from 'tap';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { RECORD_BYTES, type CaptureArea } from '../../lib/media/capture-format.j
 import { MediaRelay } from '../../lib/media/media-relay.js';
 import { BatchedSocketFactory } from '../../lib/media/packet-io/batched-media-socket.js';
 import type { MediaSocket } from '../../lib/media/packet-io/media-socket.js';
+import { peer, socketOpener, until } from './loopback.js';
 import { PortPool } from '../../lib/media/port-pool.js';
 import { RelayEndpoint } from '../../lib/media/relay-endpoint.js';
 import { RecordingSession, type RecordingFacts } from '../../lib/recording/recording-session.js';
@@ -30,31 +30,7 @@ if (loaded instanceof Error) {
 const factory = loaded;
 t.ok(factory.fastPath, 'the fast path is on by default');
 
-const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-async function peer(type: 'udp4' | 'udp6' = 'udp4'): Promise<dgram.Socket> {
-  const s = dgram.createSocket({ type, recvBufferSize: 8 << 20 });
-  await new Promise<void>((r) => s.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', r));
-  return s;
-}
-
-let nextPort = 44600;
-async function open(host = '127.0.0.1'): Promise<MediaSocket> {
-  for (;;) {
-    const port = nextPort++;
-    try {
-      return await factory.open(host, port, 1 << 20);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    }
-  }
-}
+const open = socketOpener(factory, 44600);
 
 interface RtpOptions { pt?: number; csrc?: number; extensionWords?: number; padding?: number; marker?: boolean; payload?: number }
 
