@@ -305,3 +305,56 @@ t.test('relay with a recording spool: both legs recorded exactly once, in order,
   relay.close();
   t.notOk(a.pair.rtp.forward!(undefined), 'rule ended with the relay');
 });
+
+t.test('relay: the rule follows a new address, stops while SRTP is negotiated, and leaves a tap that needs every packet', async (t) => {
+  const pool = new PortPool('127.0.0.1', 44900, 44999, factory);
+  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const pa = await peer();
+  const pb = await peer();
+  const pb2 = await peer();
+  t.teardown(() => {
+    for (const p of [pa, pb, pb2]) p.close();
+    pool.release(a.pair);
+    pool.release(b.pair);
+  });
+  a.setRemote('127.0.0.1', pa.address().port, 0, false);
+  b.setRemote('127.0.0.1', pb.address().port, 0, false);
+  const relay = new MediaRelay([a, b]);
+  t.teardown(() => relay.close());
+  const atB: number[] = [];
+  const atB2: number[] = [];
+  pb.on('message', (m) => atB.push(m.readUInt16BE(2)));
+  pb2.on('message', (m) => atB2.push(m.readUInt16BE(2)));
+  const fromA = (seq: number) => pa.send(rtp(seq).packet, a.localPort, '127.0.0.1');
+  const viaEngine = () => a.pair.rtp.forwarded!().packets;
+
+  fromA(0); // the first packet latches, in JavaScript (what is read with it goes there too: sent alone)
+  await until(() => atB.length === 1);
+  for (let i = 1; i < 20; i++) fromA(i);
+  await until(() => atB.length === 20);
+  t.equal(viaEngine(), 19, 'after the first packet the engine relays');
+
+  b.setRemote('127.0.0.1', pb2.address().port, 0, false); // a re-INVITE moves the other party
+  for (let i = 20; i < 40; i++) fromA(i);
+  await until(() => atB2.length === 20);
+  t.same(atB2, Array.from({ length: 20 }, (_, i) => 20 + i), 'the rule sends to the new address at once');
+  t.equal(viaEngine(), 39);
+
+  a.srtpPending = true; // SRTP being negotiated: nothing relayed in clear, nothing by the engine
+  for (let i = 40; i < 45; i++) fromA(i);
+  await until(() => a.srtpDrops.unkeyed === 5);
+  t.equal(viaEngine(), 39, 'the engine took none while keys were pending');
+  a.setSrtp(undefined); // the answer made the leg plain RTP again
+  for (let i = 45; i < 50; i++) fromA(i);
+  await until(() => atB2.length === 25);
+  t.equal(viaEngine(), 44, 'plain again: the engine relays');
+
+  const tapped: number[] = [];
+  relay.tap = { onRtp: (_from, p) => tapped.push(p.readUInt16BE(2)), capture: () => undefined }; // e.g. in-band DTMF detection
+  for (let i = 50; i < 60; i++) fromA(i);
+  await until(() => atB2.length === 35);
+  t.same(tapped, Array.from({ length: 10 }, (_, i) => 50 + i), 'a tap without a capture sink sees every packet');
+  t.equal(viaEngine(), 44);
+  t.equal(a.packetsIn, 60 - 5, 'packetsIn: engine and JavaScript together (the unkeyed ones dropped)');
+});
