@@ -181,6 +181,15 @@ static double wall_clock_ms(void) {
   return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000);
 }
 
+/* Sends what the fast path relayed so far in this round, before JavaScript runs (its latency does
+ * not include the batch's), and counts it. */
+static void submit_forwarded(io_state *s, int32_t *forwarded) {
+  if (*forwarded == 0) return;
+  send_queue_submit(s->queue);
+  s->control[CTL_FORWARDED] += *forwarded;
+  *forwarded = 0;
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   io_state *s = (io_state *)handle->data;
@@ -199,9 +208,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int e = 0; e < n; e++) {
       int fd = s->events[e].data.fd;
       if (count + PER_SOCKET > RECV_SLOTS) {
-        if (forwarded > 0) send_queue_submit(s->queue);
-        s->control[CTL_FORWARDED] += forwarded;
-        forwarded = 0;
+        submit_forwarded(s, &forwarded);
         s->closed_in_batch = 0;
         deliver(s, count);
         count = 0;
@@ -243,9 +250,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       count = kept;
     }
-    /* What the fast path relayed goes out before JavaScript runs: its latency does not include the batch's. */
-    if (forwarded > 0) send_queue_submit(s->queue);
-    s->control[CTL_FORWARDED] += forwarded;
+    submit_forwarded(s, &forwarded);
     if (count > 0) deliver(s, count);
     if (!more) break;
   }
@@ -327,6 +332,11 @@ static int parse_address(const char *host, struct sockaddr_storage *out, int por
     return 6;
   }
   return 0;
+}
+
+/* The address octets (network order) of what parse_address filled in: 4 for IPv4, 16 for IPv6. */
+static const void *address_bytes(const struct sockaddr_storage *a, int family) {
+  return family == 6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
 }
 
 static napi_value open_socket(napi_env env, napi_callback_info info) {
@@ -419,8 +429,7 @@ static napi_value forward(napi_env env, napi_callback_info info) {
   struct sockaddr_storage addr;
   int family = ok ? parse_address(host, &addr, port) : 0;
   if (family != 0) {
-    const void *a = family == 6 ? (const void *)&((struct sockaddr_in6 *)&addr)->sin6_addr : (const void *)&((struct sockaddr_in *)&addr)->sin_addr;
-    ok = fast_path_install(&state->forwards, in_fd, out_fd, family, (uint16_t)port, a, slow_pt, capture_required) == 0;
+    ok = fast_path_install(&state->forwards, in_fd, out_fd, family, (uint16_t)port, address_bytes(&addr, family), slow_pt, capture_required) == 0;
   } else {
     ok = 0;
   }
@@ -516,8 +525,7 @@ static napi_value parse_address_js(napi_env env, napi_callback_info info) {
     family = parse_address(host, &a, 0);
     memset(out, 0, 5 * sizeof(int32_t));
     out[0] = family;
-    if (family == 4) memcpy(&out[1], &((struct sockaddr_in *)&a)->sin_addr, 4);
-    if (family == 6) memcpy(&out[1], &((struct sockaddr_in6 *)&a)->sin6_addr, 16);
+    if (family != 0) memcpy(&out[1], address_bytes(&a, family), family == 6 ? 16 : 4);
   }
   napi_value result;
   CHECK(env, napi_create_int32(env, family, &result));

@@ -111,21 +111,22 @@ export class MediaRelay {
       && dst.srtpOut === undefined && !dst.srtpPending && dst.remotePort !== 0 && dst.remoteHost !== undefined;
     const tap = this.currentTap;
     const sink = settled && tap !== undefined ? tap.capture?.(from) : undefined;
+    // A tap that must see every packet (no capture sink) keeps the direction in JavaScript.
+    const wanted: InstalledRule | undefined = settled && (tap === undefined || sink !== undefined)
+      ? { host: dst.remoteHost!, port: dst.remotePort, sink, slowPayloadType: sink?.slowPayloadType ?? -1 }
+      : undefined;
     const old = this.rules[from];
-    if (!settled || (tap !== undefined && sink === undefined)) {
-      if (old === undefined) return;
-      this.rules[from] = undefined;
-      if (old.sink !== undefined) old.sink.onAreaChange = undefined;
+    if (old === wanted || (old !== undefined && wanted !== undefined && old.host === wanted.host && old.port === wanted.port
+      && old.sink === wanted.sink && old.slowPayloadType === wanted.slowPayloadType)) return;
+    if (old?.sink !== undefined) old.sink.onAreaChange = undefined;
+    this.rules[from] = undefined;
+    if (wanted === undefined) {
       socket.forward(undefined);
       return;
     }
-    const host = dst.remoteHost!;
-    const slowPayloadType = sink?.slowPayloadType ?? -1;
-    if (old !== undefined && old.host === host && old.port === dst.remotePort && old.sink === sink && old.slowPayloadType === slowPayloadType) return;
-    if (old?.sink !== undefined) old.sink.onAreaChange = undefined;
-    this.rules[from] = undefined;
-    if (!socket.forward({ to: dst.pair.rtp, port: dst.remotePort, host, slowPayloadType, captureRequired: sink !== undefined })) return;
-    this.rules[from] = { host, port: dst.remotePort, sink, slowPayloadType };
+    const { host, port, slowPayloadType } = wanted;
+    if (!socket.forward({ to: dst.pair.rtp, port, host, slowPayloadType, captureRequired: sink !== undefined })) return;
+    this.rules[from] = wanted;
     if (sink === undefined) return;
     sink.onAreaChange = () => socket.capture?.(sink.area);
     socket.capture?.(sink.area);
