@@ -25,12 +25,24 @@ import {
 } from './harness/index.js';
 import { count, expectCalls, finished } from './harness/checks.js';
 
-/** Every file below `dir` (recursively); [] when it does not exist. */
+/**
+ * Every file below `dir` (recursively); [] when it does not exist. Folders
+ * vanish while we walk them (delivery removes outbox copies as it confirms
+ * them), so a folder that is gone counts as empty.
+ */
 function filesBelow(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath ?? e.path, e.name));
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries.flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return filesBelow(full);
+    return e.isFile() ? [full] : [];
+  });
 }
 
 if (!sippAvailable()) {
