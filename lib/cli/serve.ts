@@ -80,8 +80,9 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
     const batched = mediaIo.factory instanceof BatchedSocketFactory ? mediaIo.factory : undefined;
     const sendThread = batched?.sendThread === true;
     const fastPath = batched?.fastPath === true;
-    logger.info({ event: 'media.io', io: mediaIo.factory.name, sendThread, fastPath },
-      `media sockets on batched recvmmsg/sendmmsg I/O, sends ${sendThread ? 'on their own thread' : 'inline'}, plain RTP relayed ${fastPath ? 'in the native fast path' : 'by JavaScript'}`);
+    const readerThread = batched?.readerThread === true;
+    logger.info({ event: 'media.io', io: mediaIo.factory.name, sendThread, fastPath, readerThread },
+      `media sockets on batched recvmmsg/sendmmsg I/O, read ${readerThread ? 'on their own thread' : 'on the event loop'}, sends ${sendThread ? 'on their own thread' : 'inline'}, plain RTP relayed ${fastPath ? 'in the native fast path' : 'by JavaScript'}`);
   }
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
   // Chosen at start, so CALLREC_SRTP_CRYPTO=native without the module stops the start, not the first SRTP call.

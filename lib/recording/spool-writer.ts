@@ -120,7 +120,7 @@ export class SpoolWriter implements CaptureSink {
     return this.packets - this.appended;
   }
 
-  /** The batch the engine may append to: none before the first packet, after a flush, once closed or broken. */
+  /** The batch the engine may append to: none once closed or broken. */
   get area(): CaptureArea | undefined {
     return this.closed || this.broken ? undefined : this.current;
   }
@@ -166,10 +166,12 @@ export class SpoolWriter implements CaptureSink {
     // Room for the whole packet: it is copied in whole and its payload moved to the front (below).
     if (b === undefined || !b.fits(packet.length)) {
       this.flush();
-      b = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
-      if (!b.fits(packet.length)) b = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
-      b.baseOffset = this.payloadOffset;
-      this.setCurrent(b);
+      b = this.current;
+      if (b === undefined || !b.fits(packet.length)) {
+        b = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
+        b.baseOffset = this.payloadOffset;
+        this.setCurrent(b);
+      }
     }
     // set() of the packet as it is, then copyWithin(): two memmoves and no allocation, where
     // Buffer#copy of a sub-range makes a new view per packet (garbage at 100 packets/s per leg).
@@ -209,15 +211,24 @@ export class SpoolWriter implements CaptureSink {
     this.appended++;
   }
 
-  /** Hands the current batch to the file system (asynchronously, in order). */
+  /**
+   * Hands the current batch to the file system (asynchronously, in order)
+   * and the next one to the engine, so that its fast path never has to
+   * send a packet to JavaScript just because a batch was written out.
+   */
   flush(): void {
     const b = this.current;
     if (b === undefined || b.records === 0) return;
+    // The engine lets go of the batch before its cursors are read: it may append until then.
     this.setCurrent(undefined);
     this.payloadOffset += b.payloadUsed;
     this.flushedRecords += b.records;
     this.queue.push(b);
     this.pump();
+    if (this.closed || this.broken) return;
+    const next = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
+    next.baseOffset = this.payloadOffset;
+    this.setCurrent(next);
   }
 
   private setCurrent(b: Batch | undefined): void {
@@ -228,8 +239,8 @@ export class SpoolWriter implements CaptureSink {
   /** Flushes, syncs to disk and closes; idempotent. */
   async close(): Promise<void> {
     if (!this.closed) {
-      this.flush();
       this.closed = true;
+      this.flush();
       this.onAreaChange?.();
     }
     await this.opening?.catch(() => {});

@@ -6,8 +6,8 @@ import type { ForwardRule, MediaSocket, MediaSocketFactory, PacketHandler, Packe
 
 /** The native module (native/media_io.c); its header comment describes the shared areas. */
 interface MediaIoAddon {
-  /** Returns whether a sender thread runs (false: sendmmsg inline, before flush returns). */
-  init(callback: (count: number) => void, recvData: ArrayBuffer, recvMeta: ArrayBuffer, sendData: ArrayBuffer, sendMeta: ArrayBuffer, control: ArrayBuffer, sendThread: boolean): boolean;
+  /** Returns which threads run: the sender (else sendmmsg inline, before flush returns) and the reader (else libuv polls). */
+  init(callback: (count: number) => void, recvData: ArrayBuffer, recvMeta: ArrayBuffer, sendData: ArrayBuffer, sendMeta: ArrayBuffer, control: ArrayBuffer, sendThread: boolean, readerThread: boolean): { sendThread: boolean; readerThread: boolean };
   open(host: string, port: number, receiveBufferBytes: number): number;
   close(fd: number): void;
   flush(): void;
@@ -19,6 +19,18 @@ interface MediaIoAddon {
   forwarded(fd: number, out: Float64Array): void;
   constants: Record<'CTL_FORWARDED' | 'RECV_SLOTS' | 'SEND_SLOTS' | 'SLOT_BYTES' | 'RECV_FIELDS' | 'SEND_FIELDS' | 'CONTROL_FIELDS' | 'CTL_SEND_COUNT' | 'CTL_SEND_USED' | 'CTL_SEND_ERRORS' | 'CTL_TRUNCATED' | 'CTL_BATCHES' | 'CTL_RECEIVED', number>;
 }
+
+/** How the engine runs (each switch exists to compare the two ways, or to rule one out when diagnosing). */
+export interface MediaIoOptions {
+  /** The kernel's send work for JavaScript's datagrams on a thread of its own (else inline, on the event loop). */
+  sendThread: boolean;
+  /** Plain RTP relayed (and recorded) by the addon under forward rules (else every datagram goes to JavaScript). */
+  fastPath: boolean;
+  /** Sockets read, and the fast path run, on a thread of their own (else on the event loop, when libuv reports them). */
+  readerThread: boolean;
+}
+
+const DEFAULT_OPTIONS: MediaIoOptions = { sendThread: true, fastPath: true, readerThread: true };
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const ADDON_PATH = path.join(ROOT, 'build', 'Release', 'media_io.node');
@@ -79,7 +91,12 @@ class BatchEngine {
   readonly sendThread: boolean;
   private readonly counters = new Float64Array(2);
 
-  constructor(readonly addon: MediaIoAddon, sendThread: boolean, readonly fastPath: boolean) {
+  /** Whether sockets are read (and plain RTP relayed by the fast path) on a thread of their own. */
+  readonly readerThread: boolean;
+  readonly fastPath: boolean;
+
+  constructor(readonly addon: MediaIoAddon, options: MediaIoOptions) {
+    this.fastPath = options.fastPath;
     const c = (this.c = addon.constants);
     const recvData = new ArrayBuffer(c.RECV_SLOTS * c.SLOT_BYTES);
     const recvMeta = new ArrayBuffer(c.RECV_SLOTS * c.RECV_FIELDS * 4);
@@ -92,7 +109,9 @@ class BatchEngine {
     this.sendMeta = new Int32Array(sendMeta);
     this.control = new Int32Array(control);
     this.source = new BatchSource(addon);
-    this.sendThread = addon.init((count) => this.onBatch(count), recvData, recvMeta, sendData, sendMeta, control, sendThread) === true;
+    const threads = addon.init((count) => this.onBatch(count), recvData, recvMeta, sendData, sendMeta, control, options.sendThread, options.readerThread);
+    this.sendThread = threads.sendThread;
+    this.readerThread = threads.readerThread;
   }
 
   open(host: string, port: number, receiveBufferBytes: number): BatchedMediaSocket {
@@ -286,13 +305,13 @@ export class BatchedSocketFactory implements MediaSocketFactory {
 
   /**
    * The factory, or the reason the addon cannot be used. The engine is made
-   * once per process: `sendThread` and `fastPath` count only on the first call.
+   * once per process: the options count only on the first call.
    */
-  static load(addonPath = ADDON_PATH, sendThread = true, fastPath = true): BatchedSocketFactory | Error {
+  static load(addonPath = ADDON_PATH, options: Partial<MediaIoOptions> = {}): BatchedSocketFactory | Error {
     if (engine === undefined) {
       try {
         const require = createRequire(import.meta.url);
-        engine = new BatchEngine(require(addonPath) as MediaIoAddon, sendThread, fastPath);
+        engine = new BatchEngine(require(addonPath) as MediaIoAddon, { ...DEFAULT_OPTIONS, ...options });
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
       }
@@ -312,6 +331,11 @@ export class BatchedSocketFactory implements MediaSocketFactory {
   /** Whether sends run on the engine's own thread. */
   get sendThread(): boolean {
     return this.engine.sendThread;
+  }
+
+  /** Whether sockets are read, and plain RTP relayed, on the engine's reading thread. */
+  get readerThread(): boolean {
+    return this.engine.readerThread;
   }
 
   set onHandlerError(report: ((err: unknown, count: number) => void) | undefined) {

@@ -17,12 +17,18 @@ export interface MediaIoChoice {
  * thread (to compare the two). CALLREC_MEDIA_FAST_PATH=0 turns the batched
  * engine's fast path off: every datagram is then relayed by JavaScript (to
  * compare the two, or to rule the fast path out when diagnosing).
+ * CALLREC_MEDIA_READER_THREAD=0 reads the sockets (and runs the fast path)
+ * on the event-loop thread instead of the engine's reading thread.
  */
 export function selectMediaIo(env: NodeJS.ProcessEnv = process.env, addonPath?: string): MediaIoChoice {
   const wanted = env['CALLREC_MEDIA_IO'];
   if (wanted === 'dgram') return { factory: new DgramSocketFactory(), reason: 'CALLREC_MEDIA_IO=dgram' };
   if (process.platform !== 'linux') return { factory: new DgramSocketFactory(), reason: `batched media I/O needs Linux (this is ${process.platform})` };
-  const batched = BatchedSocketFactory.load(addonPath, env['CALLREC_MEDIA_SEND_THREAD'] !== '0', env['CALLREC_MEDIA_FAST_PATH'] !== '0');
+  const batched = BatchedSocketFactory.load(addonPath, {
+    sendThread: env['CALLREC_MEDIA_SEND_THREAD'] !== '0',
+    fastPath: env['CALLREC_MEDIA_FAST_PATH'] !== '0',
+    readerThread: env['CALLREC_MEDIA_READER_THREAD'] !== '0',
+  });
   if (!(batched instanceof Error)) return { factory: batched };
   if (wanted === 'batched') throw new Error(`CALLREC_MEDIA_IO=batched but the native module does not load: ${batched.message}`);
   return { factory: new DgramSocketFactory(), reason: `native media module not loaded (${batched.message}); run make build` };
