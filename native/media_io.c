@@ -5,18 +5,32 @@
  * ArrayBuffer, an rinfo object with an address string, and on send an
  * address lookup, a nextTick and a SendWrap: several microseconds of CPU for
  * a 172-byte RTP packet, more than the kernel's own work. This module keeps
- * the media sockets out of libuv: all of them sit in one epoll set, whose
- * descriptor is the only thing libuv polls. When it is readable, every ready
- * socket is drained with recvmmsg(2) into one shared receive area, and
- * JavaScript is called once for the whole batch; what JavaScript queues for
+ * the media sockets out of libuv: all of them sit in one epoll set, read by a
+ * thread of the engine's own (the reader). It drains every ready socket with
+ * recvmmsg(2) into a ring. A socket with a forwarding rule (fast_path.h) has
+ * its plain RTP relayed (sendmmsg(2), by the reader itself) and captured at
+ * once, so the relay's latency depends neither on JavaScript nor on the
+ * garbage collector. What the rule cannot handle, and every datagram of a
+ * socket without one, stays in the ring; the reader wakes the event loop
+ * (uv_async), which copies up to RECV_SLOTS of them into one shared receive
+ * area and calls JavaScript once for the batch. What JavaScript queues for
  * sending meanwhile (descriptors in a shared send area, the payload either
  * still in the receive area, so a relayed packet is never copied, or copied
  * into the send area) is handed to the send queue when the callback returns:
  * copied out, and sent with sendmmsg(2) by a thread of its own (send_queue.h),
  * so that the kernel's send work runs beside the JavaScript of the next batch.
- * A socket with a forwarding rule (fast_path.h) has its plain RTP relayed and
- * captured here without JavaScript; only what the rule cannot handle is
- * delivered.
+ *
+ * Order: while any datagram of a socket waits for JavaScript, the socket's
+ * later datagrams wait too (in the ring), and once JavaScript has had them,
+ * its sends are drained before the fast path sends again; nothing it relays
+ * or records is overtaken. Everything the two threads share (rules, capture
+ * areas, the ring, which descriptors are media sockets) is under one mutex,
+ * taken per socket read by the reader and per call by JavaScript; a socket is
+ * closed only between the reader's rounds, so its number cannot be reused
+ * under a read or send in flight.
+ *
+ * Without the reader (init's readerThread false, or it could not start),
+ * libuv polls the epoll set and the same reading runs on the event loop.
  *
  * Shared memory (all allocated by JavaScript and handed to init()):
  *   recvData  RECV_SLOTS x SLOT_BYTES            packet bytes, slot i at i * SLOT_BYTES
@@ -28,8 +42,9 @@
  *                                                offset, length, family, port, address (4 words)
  *   control   int32 x CONTROL_FIELDS             see enum control below
  *
- * Exports: init(callback, recvData, recvMeta, sendData, sendMeta, control[, sendThread = true])
- * -> whether a sender thread runs (false: sends are made inline, before flush returns),
+ * Exports: init(callback, recvData, recvMeta, sendData, sendMeta, control[, sendThread = true[, readerThread = true]])
+ * -> {sendThread, readerThread}: which threads run (no sender: sends are made inline, before flush
+ * returns; no reader: sockets are read on the event loop),
  * open(host, port, receiveBufferBytes) -> fd, close(fd), flush(),
  * parseAddress(host, int32Array(5)) -> family, formatAddress(family, a0..a3) -> string,
  * forward(inFd, outFd, host, port, slowPayloadType, captureRequired) -> bool, unforward(inFd),
