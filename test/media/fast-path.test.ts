@@ -4,7 +4,8 @@
  * whatever is not plain RTP, the slow payload type, and packets that find
  * no room in the capture area reach the handler; captured records and
  * payloads are what the packets said (CSRCs, extension, padding); a rule
- * ends with unforward and with either socket's close. Then the relay with
+ * ends with unforward and with either socket's close; the reading thread
+ * relays while the event loop is blocked. Then the relay with
  * a real recording spool: every packet of both legs recorded exactly once,
  * in order, telephone-events flagged, most of them without JavaScript.
  */
@@ -220,6 +221,56 @@ t.test('unforward, and closing the out socket, end the rule', async (t) => {
   const reused = await open(); // may get the closed descriptor's number: no rule comes with it
   t.same(reused.forwarded!(), { packets: 0, octets: 0 });
   reused.close();
+});
+
+t.test('the reading thread relays while JavaScript is busy', async (t) => {
+  t.ok(factory.readerThread, 'sockets are read on a thread of their own by default');
+  const inSocket = await open();
+  const outSocket = await open();
+  t.teardown(() => {
+    inSocket.close();
+    outSocket.close();
+  });
+  // Sender and receiver in a child process: this one's event loop is about to be blocked.
+  const script = `
+    const dgram = require('node:dgram');
+    const rx = dgram.createSocket('udp4');
+    const tx = dgram.createSocket('udp4');
+    const sentAt = new Map();
+    const delays = [];
+    rx.on('message', (m) => delays.push(Number(process.hrtime.bigint() - sentAt.get(m.readUInt16BE(2))) / 1e6));
+    rx.bind(0, '127.0.0.1', () => {
+      process.send({ port: rx.address().port });
+      process.on('message', (inPort) => {
+        let seq = 0;
+        const timer = setInterval(() => {
+          const p = Buffer.alloc(172, 0x5a);
+          p[0] = 0x80; p[1] = 8; p.writeUInt16BE(seq, 2);
+          sentAt.set(seq, process.hrtime.bigint());
+          tx.send(p, inPort, '127.0.0.1');
+          if (++seq === 40) {
+            clearInterval(timer);
+            setTimeout(() => { process.send({ delays }); process.exit(0); }, 300);
+          }
+        }, 10);
+      });
+    });`;
+  const { fork } = await import('node:child_process');
+  const child = fork('-e', [script], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  t.teardown(() => child.kill());
+  const messages: { port?: number; delays?: number[] }[] = [];
+  child.on('message', (m) => messages.push(m as { port?: number; delays?: number[] }));
+  await until(() => messages.length === 1, 10000);
+  t.ok(inSocket.forward!({ to: outSocket, port: messages[0]!.port!, host: '127.0.0.1', slowPayloadType: -1, captureRequired: false }));
+  inSocket.onPacket = () => t.fail('the handler saw a packet');
+  child.send(inSocket.port);
+  // The whole sending time and more, with the event loop blocked (as by a long garbage collection).
+  const end = Date.now() + 600;
+  while (Date.now() < end) { /* busy */ }
+  await until(() => messages.length === 2, 10000);
+  const delays = messages[1]!.delays!;
+  t.equal(delays.length, 40, 'every packet relayed');
+  t.ok(Math.max(...delays) < 100, `none waited for the blocked event loop (worst ${Math.max(...delays).toFixed(2)} ms)`);
 });
 
 t.test('IPv6', async (t) => {
