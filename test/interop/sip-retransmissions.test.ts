@@ -5,9 +5,12 @@
  * Lost messages are repeated by SIPp (retrans="500") and by callrec's
  * transaction timers; repeats must be absorbed, not turned into new calls.
  * The provider runs uas-lossy (uas-basic made loss-tolerant: optional
- * ACK that a BYE may overtake, timewait for repeated BYEs, a 180 that
- * -lost does not swallow, see the scenario) because SIPp's own handling of
- * its simulated losses aborts calls otherwise.
+ * ACK that a BYE may overtake, a 4 s linger that answers repeated BYEs and
+ * absorbs an ACK arriving after the BYE, a 180 that -lost does not swallow,
+ * see the scenario), and the PBX runs uac-lossy (uac-basic whose BYE takes
+ * only its own 200, not a retransmitted 200 to the INVITE), because SIPp's
+ * own handling of its simulated losses aborts calls or leaves them open
+ * otherwise.
  *
  * Verifies: both SIPp sides exit 0 with 20 successful and 0 failed calls;
  * retransmissions did happen (SIPp's Retrans columns); the provider saw
@@ -55,7 +58,7 @@ if (!sippAvailable()) {
     t.teardown(() => rec.dispose());
 
     const pbx = await runSipp({
-      scenario: 'uac-basic',
+      scenario: 'uac-lossy',
       remote: { port: rec.sipPort },
       localPort: pbxPort,
       calls: CALLS,
