@@ -141,9 +141,13 @@ export class UserAgent implements TransactionUser {
     return this.transactions.sendRequest(req, destination, delegate);
   }
 
-  /** ACK for a 2xx is its own transaction-less request with a new branch (§13.2.2.4, §17.1.1.3). */
+  /**
+   * ACK for a 2xx is its own transaction-less request with a new branch (§13.2.2.4, §17.1.1.3);
+   * for each retransmission of the 2xx the same ACK is passed to the transport again, so one
+   * that already has its Via keeps it.
+   */
   sendAck(ack: SipRequest, destination: Address): void {
-    this.addVia(ack, destination.protocol);
+    if (!ack.has('Via')) this.addVia(ack, destination.protocol);
     this.transactions.sendAck(ack, destination);
   }
 

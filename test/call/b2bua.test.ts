@@ -81,6 +81,22 @@ t.test('ringing, answer, ACK both ways, BYE from the callee', async (t) => {
   t.equal(trunk.b2bua.activeCalls.length, 0, 'call is gone');
 });
 
+t.test('a retransmitted 2xx from the provider gets the same ACK again (RFC 3261 §13.2.2.4)', async (t) => {
+  const trunk = new Trunk();
+  const b = await outboundCall(trunk);
+  const ok = reply(b, 200, { body: SDP });
+  trunk.inject(ok, PROVIDER);
+  const first = trunk.expect(PROVIDER, 'ACK');
+  trunk.take();
+  trunk.inject(ok, PROVIDER);
+  const again = trunk.expect(PROVIDER, 'ACK');
+  t.equal(again.getAll('Via').length, 1, 'one Via');
+  t.equal(again.get('Via'), first.get('Via'), 'same Via, same branch: the same ACK passed to the transport again');
+  t.equal(again.cseq.seq, first.cseq.seq);
+  t.equal(trunk.take().filter((s) => s.destination.port === PBX.port && s.message.kind === 'response' && s.message.status === 200).length, 0,
+    'the retransmission is not relayed to the PBX');
+});
+
 t.test('2xx to the caller is retransmitted (T1, 2T1, 4T1 ...) until the ACK', async (t) => {
   const trunk = new Trunk();
   const b = await outboundCall(trunk);
