@@ -20,10 +20,11 @@
  * copied out, and sent with sendmmsg(2) by a thread of its own (send_queue.h),
  * so that the kernel's send work runs beside the JavaScript of the next batch.
  *
- * Order: while any datagram of a socket waits for JavaScript, the socket's
- * later datagrams wait too (in the ring), and once JavaScript has had them,
- * its sends are drained before the fast path sends again; nothing it relays
- * or records is overtaken. Everything the two threads share (rules, capture
+ * Order: while any datagram of a socket waits for JavaScript, the socket is
+ * not read (it leaves the reader's epoll interest; its later datagrams wait
+ * in the kernel), and once JavaScript has had them, its sends are drained
+ * before the socket is read again; nothing JavaScript relays or records is
+ * overtaken by the fast path. Everything the two threads share (rules, capture
  * areas, the ring, which descriptors are media sockets) is under one mutex,
  * taken per socket read by the reader and per call by JavaScript; a socket is
  * closed only between the reader's rounds, so its number cannot be reused
@@ -82,9 +83,10 @@
 /* Delivery rounds per wake-up of the event loop, so timers and SIP get their turn under overload. */
 #define MAX_ROUNDS 16
 #define MAX_EVENTS 512
-/* Datagrams read and waiting for JavaScript (a power of two): 80 ms of every packet at 1,000 calls
- * when all of them went to JavaScript; the fast path leaves it nearly empty. */
-#define RING_SLOTS 2048
+/* Datagrams read and waiting for JavaScript (a power of two): 5 ms of every packet at 1,000 calls
+ * when all of them go to JavaScript (the reader waits when it is full); the fast path leaves it
+ * nearly empty. */
+#define RING_SLOTS 1024
 
 enum control {
   CTL_SEND_COUNT = 0,   /* descriptors queued in sendMeta (JavaScript increments) */
@@ -111,6 +113,8 @@ typedef struct {
   int open;
   uint32_t generation;
   int32_t waiting;
+  /* Taken out of the reader's epoll interest until JavaScript has had what waits (see read_round). */
+  int paused;
 } socket_info;
 
 typedef struct {
@@ -205,6 +209,7 @@ static void forget_socket(io_state *s, int fd) {
   info->open = 0;
   info->generation++;
   info->waiting = 0;
+  info->paused = 0;
 }
 
 /* Hands what JavaScript queued to the send queue (see send_queue.h): copied, so both shared areas
@@ -271,9 +276,7 @@ static double wall_clock_ms(void) {
 /*
  * Reads up to PER_SOCKET datagrams of one socket into the ring's free slots (under lock). Those
  * its rule relays are sent through `q` and their slots reused; the others are kept, in order, for
- * JavaScript. While any datagram of the socket waits for JavaScript, none of its later ones takes
- * the fast path, so what JavaScript relays and records is never overtaken. Returns the number
- * read (PER_SOCKET: there may be more).
+ * JavaScript. Returns the number read (PER_SOCKET: there may be more).
  */
 static int read_socket(io_state *s, int fd, send_queue *q, double *now_ms, int32_t *forwarded) {
   socket_info *info = open_socket_info(s, fd);
@@ -291,7 +294,7 @@ static int read_socket(io_state *s, int fd, send_queue *q, double *now_ms, int32
   }
   int r = recvmmsg(fd, s->rmsgs, PER_SOCKET, MSG_DONTWAIT, NULL);
   if (r <= 0) return 0; /* EAGAIN (taken meanwhile) or a reported ICMP error: nothing to read */
-  forward_rule *rule = info->waiting == 0 ? fast_path_rule(&s->forwards, fd) : NULL;
+  forward_rule *rule = fast_path_rule(&s->forwards, fd); /* nothing of this socket waits (read_round) */
   uint32_t kept = 0;
   for (int j = 0; j < r; j++) {
     uint32_t slot = (tail + j) & (RING_SLOTS - 1);
@@ -337,6 +340,19 @@ static int read_round(io_state *s, int n, int *kept) {
       pthread_mutex_unlock(&s->lock);
       more = 1;
       break;
+    }
+    socket_info *info = open_socket_info(s, fd);
+    if (info != NULL && info->waiting > 0) {
+      /* Datagrams of this socket still wait for JavaScript: later ones stay in the kernel until
+       * it has had them (then the socket is read again, see drain_ring). Reading them now would
+       * only queue them behind, in order, for JavaScript too; left in the kernel, they find the
+       * rule JavaScript is about to install (a call's first packet latches and sets it up). */
+      if (!info->paused) {
+        struct epoll_event ev = {.events = 0, .data.fd = fd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) info->paused = 1;
+      }
+      pthread_mutex_unlock(&s->lock);
+      continue;
     }
     uint32_t before = s->count;
     if (read_socket(s, fd, s->fast_queue, &now_ms, &forwarded) == PER_SOCKET) more = 1;
@@ -385,7 +401,12 @@ static int drain_ring(io_state *s) {
     for (uint32_t i = 0; i < n; i++) {
       const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
       socket_info *info = open_socket_info(s, e->fd);
-      if (info != NULL && info->generation == e->generation && info->waiting > 0) info->waiting--;
+      if (info == NULL || info->generation != e->generation || info->waiting == 0) continue;
+      if (--info->waiting == 0 && info->paused) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = e->fd};
+        epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->fd, &ev);
+        info->paused = 0;
+      }
     }
     s->head = (head + n) & (RING_SLOTS - 1);
     s->count -= n;
@@ -648,6 +669,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     known->open = 1;
     known->generation++;
     known->waiting = 0;
+    known->paused = 0;
   }
   pthread_mutex_unlock(&state->lock);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};

@@ -23,7 +23,9 @@ if (!(chosen instanceof BatchedSocketFactory)) {
 const factory = chosen;
 t.equal(factory.sendThread, wantThread, wantThread ? 'sends run on the sender thread' : 'sends are made inline (CALLREC_MEDIA_SEND_THREAD=0)');
 
-const open = socketOpener(factory, 43600);
+// batched-io-inline.test runs this file again, in parallel: a port range of its own, or a port
+// this file closes and opens again could be taken by the other meanwhile.
+const open = socketOpener(factory, process.env['CALLREC_MEDIA_SEND_THREAD'] === '0' ? 47600 : 43600);
 
 /** A batched socket on loopback and a dgram peer, both closed when the test ends. */
 async function socketAndPeer(t: Test): Promise<{ s: MediaSocket; p: dgram.Socket }> {
