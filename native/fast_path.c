@@ -32,7 +32,7 @@ void fast_path_remove(forward_table *t, int fd) {
 }
 
 int fast_path_install(forward_table *t, int in_fd, int out_fd, int family, uint16_t port, const void *address, int slow_pt,
-                      int capture_required) {
+                      int capture_required, int notify_source) {
   int top = in_fd > out_fd ? in_fd : out_fd;
   if (out_fd < 0 || fast_path_slot(t, top) == NULL) return -1;
   fast_path_remove(t, in_fd);
@@ -46,6 +46,7 @@ int fast_path_install(forward_table *t, int in_fd, int out_fd, int family, uint1
   memcpy(r->address, address, family == 6 ? 16 : 4);
   r->slow_pt = slow_pt;
   r->capture_required = capture_required;
+  r->notify_source = notify_source;
   r->has_area = 0;
   r->active = 1;
   t->rule_by_out[out_fd] = in_fd + 1;

@@ -53,6 +53,9 @@ typedef struct {
   int capture_required;
   int has_area;
   capture_area area;
+  /* The party's source is not latched yet: the first datagram relayed is also reported to
+   * JavaScript (its source address; symmetric RTP), and this is cleared. */
+  int notify_source;
   /* Datagrams and octets this socket received that the fast path handled (since the socket opened). */
   double packets;
   double octets;
@@ -77,7 +80,7 @@ static inline forward_rule *fast_path_rule(const forward_table *t, int fd) {
 
 /* Installs (or replaces) the rule of in_fd; a rule sending from out_fd elsewhere is ended. */
 int fast_path_install(forward_table *t, int in_fd, int out_fd, int family, uint16_t port, const void *address, int slow_pt,
-                      int capture_required);
+                      int capture_required, int notify_source);
 
 /* Ends the rule of fd (counters kept) and drops its capture area. */
 void fast_path_remove(forward_table *t, int fd);

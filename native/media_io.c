@@ -37,7 +37,9 @@
  *   recvData  RECV_SLOTS x SLOT_BYTES            packet bytes, slot i at i * SLOT_BYTES
  *   recvMeta  int32 x RECV_SLOTS x RECV_FIELDS   per packet: fd, length (-1: truncated),
  *                                                family (4|6), port, address (4 words,
- *                                                IPv4 in word 0, network byte order)
+ *                                                IPv4 in word 0, network byte order),
+ *                                                relayed (1: the fast path relayed it; a
+ *                                                rule's report of its first source)
  *   sendData  SEND_SLOTS x SLOT_BYTES            copies of packets that are not in recvData
  *   sendMeta  int32 x SEND_SLOTS x SEND_FIELDS   per packet: fd, area (0 recv, 1 send),
  *                                                offset, length, family, port, address (4 words)
@@ -48,7 +50,7 @@
  * returns; no reader: sockets are read on the event loop),
  * open(host, port, receiveBufferBytes) -> fd, close(fd), flush(),
  * parseAddress(host, int32Array(5)) -> family, formatAddress(family, a0..a3) -> string,
- * forward(inFd, outFd, host, port, slowPayloadType, captureRequired) -> bool, unforward(inFd),
+ * forward(inFd, outFd, host, port, slowPayloadType, captureRequired[, notifySource]) -> bool, unforward(inFd),
  * capture(inFd[, payload, index, cursor, baseOffset]) -> bool, forwarded(fd, float64Array(2)).
  * The callback is called as callback(count) with the packets in slots 0..count-1.
  */
@@ -76,7 +78,7 @@
 #define SEND_SLOTS 256
 /* Room per datagram: any audio RTP (L16 48 kHz stereo at 40 ms is 7,692 octets); larger ones are dropped and counted. */
 #define SLOT_BYTES 8192
-#define RECV_FIELDS 8
+#define RECV_FIELDS 9
 #define SEND_FIELDS 10
 /* Datagrams taken from one socket per read: fairness between calls. */
 #define PER_SOCKET 8
@@ -105,6 +107,8 @@ typedef struct {
   uint32_t generation;
   uint32_t length;
   int truncated;
+  /* Already relayed (and captured) by the fast path: JavaScript only learns its source. */
+  int relayed;
 } ring_entry;
 
 /* What the engine knows of a descriptor, by number: whether it is a media socket now, which one
@@ -252,6 +256,7 @@ static void fill_meta(io_state *s, int32_t slot, const ring_entry *e, const stru
   int32_t *m = s->recv_meta + slot * RECV_FIELDS;
   m[0] = e->fd;
   m[1] = e->truncated ? -1 : (int32_t)e->length;
+  m[8] = e->relayed;
   if (a->ss_family == AF_INET6) {
     const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
     m[2] = 6;
@@ -296,18 +301,23 @@ static int read_socket(io_state *s, int fd, send_queue *q, double *now_ms, int32
   if (r <= 0) return 0; /* EAGAIN (taken meanwhile) or a reported ICMP error: nothing to read */
   forward_rule *rule = fast_path_rule(&s->forwards, fd); /* nothing of this socket waits (read_round) */
   uint32_t kept = 0;
+  int32_t waiting = 0;
   for (int j = 0; j < r; j++) {
     uint32_t slot = (tail + j) & (RING_SLOTS - 1);
     uint8_t *data = s->ring_data + (size_t)slot * SLOT_BYTES;
     unsigned len = s->rmsgs[j].msg_len;
     int truncated = (s->rmsgs[j].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    int relayed = 0;
     if (rule != NULL && !truncated) {
       if (*now_ms < 0) *now_ms = wall_clock_ms();
       if (fast_path_forward(rule, data, len, q, *now_ms)) {
         (*forwarded)++;
-        continue;
+        if (!rule->notify_source) continue;
+        rule->notify_source = 0; /* the first one: JavaScript latches its source */
+        relayed = 1;
+      } else {
+        rule = NULL; /* the rest of this read goes to JavaScript too: order kept */
       }
-      rule = NULL; /* the rest of this read goes to JavaScript too: order kept */
     }
     uint32_t to = (tail + kept) & (RING_SLOTS - 1);
     if (to != slot) {
@@ -315,11 +325,13 @@ static int read_socket(io_state *s, int fd, send_queue *q, double *now_ms, int32
       s->ring_addr[to] = s->ring_addr[slot];
     }
     if (truncated) count_up(&s->control[CTL_TRUNCATED], 1);
-    s->ring[to] = (ring_entry){.fd = fd, .generation = info->generation, .length = len, .truncated = truncated};
+    s->ring[to] = (ring_entry){.fd = fd, .generation = info->generation, .length = len, .truncated = truncated, .relayed = relayed};
     kept++;
+    /* A report of a relayed datagram has no order to keep: the socket is read on meanwhile. */
+    if (!relayed) waiting++;
   }
   s->count += kept;
-  info->waiting += (int32_t)kept;
+  info->waiting += waiting;
   return r;
 }
 
@@ -394,14 +406,17 @@ static int drain_ring(io_state *s) {
     if (count > 0) deliver(s, count);
     int ruled = 0;
     pthread_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < n && !ruled; i++) ruled = fast_path_rule(&s->forwards, s->ring[(head + i) & (RING_SLOTS - 1)].fd) != NULL;
+    for (uint32_t i = 0; i < n && !ruled; i++) {
+      const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
+      ruled = !e->relayed && fast_path_rule(&s->forwards, e->fd) != NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     if (ruled && s->threaded) send_queue_drain(s->queue);
     pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
       const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
       socket_info *info = open_socket_info(s, e->fd);
-      if (info == NULL || info->generation != e->generation || info->waiting == 0) continue;
+      if (e->relayed || info == NULL || info->generation != e->generation || info->waiting == 0) continue;
       if (--info->waiting == 0 && info->paused) {
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = e->fd};
         epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->fd, &ev);
@@ -716,23 +731,25 @@ static napi_value flush(napi_env env, napi_callback_info info) {
 
 static int get_int32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok; }
 
-/* forward(inFd, outFd, host, port, slowPayloadType, captureRequired) -> whether the rule is in place. */
+/* forward(inFd, outFd, host, port, slowPayloadType, captureRequired[, notifySource]) -> whether the rule is in place. */
 static napi_value forward(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t in_fd = -1, out_fd = -1, port = 0, slow_pt = -1;
-  bool capture_required = false;
+  bool capture_required = false, notify_source = false;
   char host[64];
   size_t hlen = 0;
   int ok = state != NULL && argc >= 6 && get_int32(env, argv[0], &in_fd) && get_int32(env, argv[1], &out_fd) &&
            napi_get_value_string_utf8(env, argv[2], host, sizeof host, &hlen) == napi_ok && get_int32(env, argv[3], &port) &&
            get_int32(env, argv[4], &slow_pt) && napi_get_value_bool(env, argv[5], &capture_required) == napi_ok;
+  if (ok && argc >= 7) napi_get_value_bool(env, argv[6], &notify_source);
   struct sockaddr_storage addr;
   int family = ok ? parse_address(host, &addr, port) : 0;
   if (family != 0) {
     pthread_mutex_lock(&state->lock);
-    ok = fast_path_install(&state->forwards, in_fd, out_fd, family, (uint16_t)port, address_bytes(&addr, family), slow_pt, capture_required) == 0;
+    ok = fast_path_install(&state->forwards, in_fd, out_fd, family, (uint16_t)port, address_bytes(&addr, family), slow_pt,
+                           capture_required, notify_source) == 0;
     pthread_mutex_unlock(&state->lock);
   } else {
     ok = 0;

@@ -32,6 +32,7 @@ interface InstalledRule {
   host: string;
   sink: CaptureSink | undefined;
   slowPayloadType: number;
+  notifySource: boolean;
 }
 
 const DROP_COUNTER: Record<SrtpFailure, keyof SrtpDropCounters> = { auth: 'authFailures', replay: 'replayed', malformed: 'malformed' };
@@ -54,9 +55,10 @@ const DROP_BIT: Record<SrtpFailure, number> = { auth: 1, replay: 2, malformed: 4
  * drop of a call for each reason is reported through `onSrtpDrop`.
  *
  * Hot path: on an engine with a fast path (batched I/O), once a direction
- * is settled (the party's source latched, the other party's address known,
- * no SRTP on either leg) its plain RTP is relayed, and captured for the
- * tap, by the engine without calling JavaScript; what the engine leaves
+ * is settled (the other party's address known, no SRTP on either leg) its
+ * plain RTP is relayed, and captured for the tap, by the engine without
+ * calling JavaScript; until the party's source is latched, the engine
+ * reports the first packet's source (onRelayed); what the engine leaves
  * (RTCP, telephone-events, garbage, a full capture batch) comes here. Here:
  * one closure per socket set up once; per packet a latch check, one send
  * and the tap; no allocation of our own on a plain leg (two field checks);
@@ -79,6 +81,7 @@ export class MediaRelay {
     this.wire(1);
     endpoints[0].onChange = () => this.refresh();
     endpoints[1].onChange = () => this.refresh();
+    this.refresh(); // addresses the endpoints already have settle a direction at once
   }
 
   get tap(): PacketTap | undefined {
@@ -107,25 +110,27 @@ export class MediaRelay {
     const dst = this.endpoints[from === 0 ? 1 : 0];
     const socket = src.pair.rtp;
     if (socket.forward === undefined) return;
-    const settled = !this.closed && src.rtpLatched && src.srtpIn === undefined && !src.srtpPending
+    // The party's own source need not be latched: until it is, the rule reports its first
+    // packet's source (symmetric RTP), so even a call's first packet goes on without JavaScript.
+    const settled = !this.closed && src.srtpIn === undefined && !src.srtpPending
       && dst.srtpOut === undefined && !dst.srtpPending && dst.remotePort !== 0 && dst.remoteHost !== undefined;
     const tap = this.currentTap;
     const sink = settled && tap !== undefined ? tap.capture?.(from) : undefined;
     // A tap that must see every packet (no capture sink) keeps the direction in JavaScript.
     const wanted: InstalledRule | undefined = settled && (tap === undefined || sink !== undefined)
-      ? { host: dst.remoteHost!, port: dst.remotePort, sink, slowPayloadType: sink?.slowPayloadType ?? -1 }
+      ? { host: dst.remoteHost!, port: dst.remotePort, sink, slowPayloadType: sink?.slowPayloadType ?? -1, notifySource: !src.rtpLatched }
       : undefined;
     const old = this.rules[from];
     if (old === wanted || (old !== undefined && wanted !== undefined && old.host === wanted.host && old.port === wanted.port
-      && old.sink === wanted.sink && old.slowPayloadType === wanted.slowPayloadType)) return;
+      && old.sink === wanted.sink && old.slowPayloadType === wanted.slowPayloadType && old.notifySource === wanted.notifySource)) return;
     if (old?.sink !== undefined) old.sink.onAreaChange = undefined;
     this.rules[from] = undefined;
     if (wanted === undefined) {
       socket.forward(undefined);
       return;
     }
-    const { host, port, slowPayloadType } = wanted;
-    if (!socket.forward({ to: dst.pair.rtp, port, host, slowPayloadType, captureRequired: sink !== undefined })) return;
+    const { host, port, slowPayloadType, notifySource } = wanted;
+    if (!socket.forward({ to: dst.pair.rtp, port, host, slowPayloadType, captureRequired: sink !== undefined, notifySource })) return;
     this.rules[from] = wanted;
     if (sink === undefined) return;
     sink.onAreaChange = () => socket.capture?.(sink.area);
@@ -174,6 +179,10 @@ export class MediaRelay {
       }
       this.currentTap?.onRtp(from, plain, Date.now());
       // Latched after this packet went on: the fast path (installed by the latch) takes the next ones.
+      if (!src.rtpLatched) src.latchRtp(source.address, source.port);
+    };
+    // The fast path relayed the party's first packet itself and tells where it came from.
+    src.pair.rtp.onRelayed = (source) => {
       if (!src.rtpLatched) src.latchRtp(source.address, source.port);
     };
     src.pair.rtcp.onPacket = (packet, source) => {

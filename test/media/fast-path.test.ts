@@ -386,32 +386,71 @@ t.test('relay: the rule follows a new address, stops while SRTP is negotiated, a
   const fromA = (seq: number) => pa.send(rtp(seq).packet, a.localPort, '127.0.0.1');
   const viaEngine = () => a.pair.rtp.forwarded!().packets;
 
-  fromA(0); // the first packet latches, in JavaScript (what is read with it goes there too: sent alone)
-  await until(() => atB.length === 1);
+  const handled: number[] = [];
+  const jsHandler = a.pair.rtp.onPacket!;
+  a.pair.rtp.onPacket = (p, source) => {
+    handled.push(p.readUInt16BE(2));
+    jsHandler(p, source);
+  };
+  fromA(0); // the first packet: relayed by the engine, which reports its source for the latch
+  await until(() => atB.length === 1 && a.rtpLatched);
+  t.same(handled, [], 'the first packet went on without JavaScript');
+  t.equal(a.remotePort, pa.address().port, 'and latched its source');
   for (let i = 1; i < 20; i++) fromA(i);
   await until(() => atB.length === 20);
-  t.equal(viaEngine(), 19, 'after the first packet the engine relays');
+  t.equal(viaEngine(), 20, 'the engine relays from the first packet on');
 
   b.setRemote('127.0.0.1', pb2.address().port, 0, false); // a re-INVITE moves the other party
   for (let i = 20; i < 40; i++) fromA(i);
   await until(() => atB2.length === 20);
   t.same(atB2, Array.from({ length: 20 }, (_, i) => 20 + i), 'the rule sends to the new address at once');
-  t.equal(viaEngine(), 39);
+  t.equal(viaEngine(), 40);
 
   a.srtpPending = true; // SRTP being negotiated: nothing relayed in clear, nothing by the engine
   for (let i = 40; i < 45; i++) fromA(i);
   await until(() => a.srtpDrops.unkeyed === 5);
-  t.equal(viaEngine(), 39, 'the engine took none while keys were pending');
+  t.equal(viaEngine(), 40, 'the engine took none while keys were pending');
   a.setSrtp(undefined); // the answer made the leg plain RTP again
   for (let i = 45; i < 50; i++) fromA(i);
   await until(() => atB2.length === 25);
-  t.equal(viaEngine(), 44, 'plain again: the engine relays');
+  t.equal(viaEngine(), 45, 'plain again: the engine relays');
 
   const tapped: number[] = [];
   relay.tap = { onRtp: (_from, p) => tapped.push(p.readUInt16BE(2)), capture: () => undefined }; // e.g. in-band DTMF detection
   for (let i = 50; i < 60; i++) fromA(i);
   await until(() => atB2.length === 35);
   t.same(tapped, Array.from({ length: 10 }, (_, i) => 50 + i), 'a tap without a capture sink sees every packet');
-  t.equal(viaEngine(), 44);
+  t.equal(viaEngine(), 45);
   t.equal(a.packetsIn, 60 - 5, 'packetsIn: engine and JavaScript together (the unkeyed ones dropped)');
+});
+
+t.test('relay: a party behind NAT is latched from the first packet the engine relays', async (t) => {
+  const pool = new PortPool('127.0.0.1', 45000, 45099, factory);
+  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const pa = await peer(); // where A really sends from
+  const pb = await peer();
+  const elsewhere = await peer(); // what A's SDP said (a private address behind NAT, say)
+  t.teardown(() => {
+    for (const p of [pa, pb, elsewhere]) p.close();
+    pool.release(a.pair);
+    pool.release(b.pair);
+  });
+  const relay = new MediaRelay([a, b]);
+  t.teardown(() => relay.close());
+  a.setRemote('127.0.0.1', elsewhere.address().port, 0, false);
+  b.setRemote('127.0.0.1', pb.address().port, 0, false);
+  const atA: number[] = [];
+  const atElsewhere: number[] = [];
+  const atB: number[] = [];
+  pa.on('message', (m) => atA.push(m.readUInt16BE(2)));
+  elsewhere.on('message', (m) => atElsewhere.push(m.readUInt16BE(2)));
+  pb.on('message', (m) => atB.push(m.readUInt16BE(2)));
+  pa.send(rtp(1).packet, a.localPort, '127.0.0.1');
+  await until(() => atB.length === 1 && a.rtpLatched);
+  t.equal(a.pair.rtp.forwarded!().packets, 1, 'A\'s first packet went through the engine');
+  for (let i = 0; i < 10; i++) pb.send(rtp(100 + i).packet, b.localPort, '127.0.0.1');
+  await until(() => atA.length === 10);
+  t.same(atA, Array.from({ length: 10 }, (_, i) => 100 + i), 'B\'s packets go to where A sends from');
+  t.same(atElsewhere, [], 'not to the address A\'s SDP named');
 });

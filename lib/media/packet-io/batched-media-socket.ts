@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaptureArea } from '../capture-format.js';
-import type { ForwardRule, MediaSocket, MediaSocketFactory, PacketHandler, PacketSource } from './media-socket.js';
+import type { ForwardRule, MediaSocket, MediaSocketFactory, PacketHandler, PacketSource, RelayedHandler } from './media-socket.js';
 
 /** The native module (native/media_io.c); its header comment describes the shared areas. */
 interface MediaIoAddon {
@@ -13,7 +13,7 @@ interface MediaIoAddon {
   flush(): void;
   parseAddress(host: string, out: Int32Array): number;
   formatAddress(family: number, a0: number, a1: number, a2: number, a3: number): string;
-  forward(inFd: number, outFd: number, host: string, port: number, slowPayloadType: number, captureRequired: boolean): boolean;
+  forward(inFd: number, outFd: number, host: string, port: number, slowPayloadType: number, captureRequired: boolean, notifySource: boolean): boolean;
   unforward(inFd: number): void;
   capture(inFd: number, payload?: Uint8Array, index?: Uint8Array, cursor?: Int32Array, baseOffset?: number): boolean;
   forwarded(fd: number, out: Float64Array): void;
@@ -146,7 +146,8 @@ class BatchEngine {
         const length = meta[m + 1]!;
         if (length < 0) continue; // longer than a slot: not RTP audio, dropped (counted by the addon)
         const socket = this.sockets[meta[m]!];
-        const handler = socket?.onPacket;
+        const relayed = meta[m + 8] === 1;
+        const handler = relayed ? socket?.onRelayed : socket?.onPacket;
         if (handler === undefined) continue;
         source.family = meta[m + 2]!;
         source.port = meta[m + 3]!;
@@ -154,10 +155,19 @@ class BatchEngine {
         source.a1 = meta[m + 5]!;
         source.a2 = meta[m + 6]!;
         source.a3 = meta[m + 7]!;
+        if (relayed) {
+          try {
+            (handler as RelayedHandler)(source);
+          } catch (err) {
+            const count = ++this.handlerErrors;
+            if (count === 1 || count % 1000 === 0) this.onHandlerError?.(err, count);
+          }
+          continue;
+        }
         let view = this.views[i];
         if (view === undefined || view.length !== length) view = this.views[i] = this.recvData.subarray(i * slot, i * slot + length);
         try {
-          handler(view, source);
+          (handler as PacketHandler)(view, source);
         } catch (err) {
           const count = ++this.handlerErrors;
           if (count === 1 || count % 1000 === 0) this.onHandlerError?.(err, count);
@@ -233,6 +243,7 @@ class BatchEngine {
 
 class BatchedMediaSocket implements MediaSocket {
   onPacket: PacketHandler | undefined;
+  onRelayed: RelayedHandler | undefined;
   /** engine.send copies the packet into the send area (or drops it) before returning. */
   readonly copiesOnSend = true;
   private dest: Destination | undefined;
@@ -251,7 +262,7 @@ class BatchedMediaSocket implements MediaSocket {
       this.forwarding = false;
       return false;
     }
-    this.forwarding = addon.forward(this.fd, rule.to.fd, rule.host, rule.port, rule.slowPayloadType, rule.captureRequired);
+    this.forwarding = addon.forward(this.fd, rule.to.fd, rule.host, rule.port, rule.slowPayloadType, rule.captureRequired, rule.notifySource === true);
     return this.forwarding;
   }
 

@@ -10,7 +10,16 @@ export interface ForwardRule {
   readonly slowPayloadType: number;
   /** Packets are also captured: without room in a capture area, they reach the handler. */
   readonly captureRequired: boolean;
+  /**
+   * The party's source is not known yet: the first datagram the rule relays
+   * is also reported to `onRelayed` (symmetric RTP latches on it), so a
+   * call's first packet needs no JavaScript before it goes on.
+   */
+  readonly notifySource?: boolean;
 }
+
+/** Told the source of a datagram the fast path relayed (a rule's `notifySource`). */
+export type RelayedHandler = (source: PacketSource) => void;
 
 /**
  * Where a datagram came from. The object may be reused for the next
@@ -37,6 +46,8 @@ export interface MediaSocket {
   readonly port: number;
   /** The one receiver of this socket's datagrams; undefined drops them. */
   onPacket: PacketHandler | undefined;
+  /** Told where a datagram the fast path relayed came from, when the rule asked (`notifySource`). */
+  onRelayed?: RelayedHandler | undefined;
   /** Sends a datagram; errors (full buffer, unreachable) drop it silently, as UDP does. */
   send(packet: Buffer, port: number, host: string): void;
   /**
