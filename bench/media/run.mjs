@@ -29,9 +29,9 @@
  *   plain-js       the same with CALLREC_MEDIA_FAST_PATH=0: every packet is
  *                 relayed and spooled by JavaScript, not by the engine's
  *                 fast path (SRTP legs never take the fast path)
- *   plain-loop     the same with CALLREC_MEDIA_READER_THREAD=0: sockets are
- *                 read, and the fast path run, on the event-loop thread
- *                 instead of the engine's reading thread
+ *   plain-reader   the same with CALLREC_MEDIA_READER_THREAD=1: sockets are
+ *                 read, and the fast path run, on the engine's reading
+ *                 thread instead of the event-loop thread
  * A variant's environment is added to the driver's own for callrec. For an
  * SRTP variant the table shows its CPU per call-second over its plain
  * counterpart's at the same N (medians; srtp-dgram against plain-dgram),
@@ -71,7 +71,7 @@
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
  *   BENCH_VARIANTS          variants per N and repeat       (default plain; e.g. plain,srtp;
- *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-loop)
+ *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-reader)
  *   BENCH_SECONDS           CPU measurement window, s       (default 15)
  *   BENCH_WARMUP            RTP before the window, s        (default 3)
  *   BENCH_REPEAT            repeats per N                   (default 3)
@@ -164,7 +164,7 @@ const VARIANTS = {
   'plain-inline': { srtp: false, env: { CALLREC_MEDIA_SEND_THREAD: '0' }, plain: 'plain-inline' },
   'srtp-inline': { srtp: true, env: { CALLREC_MEDIA_SEND_THREAD: '0' }, plain: 'plain-inline' },
   'plain-js': { srtp: false, env: { CALLREC_MEDIA_FAST_PATH: '0' }, plain: 'plain-js' },
-  'plain-loop': { srtp: false, env: { CALLREC_MEDIA_READER_THREAD: '0' }, plain: 'plain-loop' },
+  'plain-reader': { srtp: false, env: { CALLREC_MEDIA_READER_THREAD: '1' }, plain: 'plain-reader' },
 };
 const variantNames = [...new Set((env.BENCH_VARIANTS || 'plain').split(',').map((s) => s.trim()).filter(Boolean))];
 for (const v of variantNames) {

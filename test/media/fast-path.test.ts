@@ -23,7 +23,10 @@ import { RelayEndpoint } from '../../lib/media/relay-endpoint.js';
 import { RecordingSession, type RecordingFacts } from '../../lib/recording/recording-session.js';
 import { FLAG, readRecord, type SpoolRecord } from '../../lib/recording/spool-format.js';
 
-const loaded = BatchedSocketFactory.load();
+// reader-thread.test runs this file again with CALLREC_MEDIA_READER_THREAD=1, in parallel: its ports are offset.
+const readerThread = process.env['CALLREC_MEDIA_READER_THREAD'] === '1';
+const PORTS = readerThread ? 4000 : 0;
+const loaded = BatchedSocketFactory.load(undefined, { readerThread });
 if (loaded instanceof Error) {
   t.fail(`batched engine does not load: ${loaded.message}`);
   process.exit();
@@ -31,7 +34,7 @@ if (loaded instanceof Error) {
 const factory = loaded;
 t.ok(factory.fastPath, 'the fast path is on by default');
 
-const open = socketOpener(factory, 44600);
+const open = socketOpener(factory, 44600 + PORTS);
 
 interface RtpOptions { pt?: number; csrc?: number; extensionWords?: number; padding?: number; marker?: boolean; payload?: number }
 
@@ -223,8 +226,8 @@ t.test('unforward, and closing the out socket, end the rule', async (t) => {
   reused.close();
 });
 
-t.test('the reading thread relays while JavaScript is busy', async (t) => {
-  t.ok(factory.readerThread, 'sockets are read on a thread of their own by default');
+t.test('the reading thread relays while JavaScript is busy', { skip: readerThread ? false : 'the reading thread runs in reader-thread.test' }, async (t) => {
+  t.ok(factory.readerThread, 'sockets are read on a thread of their own');
   const inSocket = await open();
   const outSocket = await open();
   t.teardown(() => {
@@ -296,7 +299,7 @@ function spooled(dir: string, leg: string): { records: SpoolRecord[]; payload: B
 t.test('relay with a recording spool: both legs recorded exactly once, in order, bit-exact; events flagged', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'callrec-fast-path-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const pool = new PortPool('127.0.0.1', 44800, 44899, factory);
+  const pool = new PortPool('127.0.0.1', 44800 + PORTS, 44899 + PORTS, factory);
   const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const pa = await peer();
@@ -364,7 +367,7 @@ t.test('relay with a recording spool: both legs recorded exactly once, in order,
 });
 
 t.test('relay: the rule follows a new address, stops while SRTP is negotiated, and leaves a tap that needs every packet', async (t) => {
-  const pool = new PortPool('127.0.0.1', 44900, 44999, factory);
+  const pool = new PortPool('127.0.0.1', 44900 + PORTS, 44999 + PORTS, factory);
   const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const pa = await peer();
@@ -425,7 +428,7 @@ t.test('relay: the rule follows a new address, stops while SRTP is negotiated, a
 });
 
 t.test('relay: a party behind NAT is latched from the first packet the engine relays', async (t) => {
-  const pool = new PortPool('127.0.0.1', 45000, 45099, factory);
+  const pool = new PortPool('127.0.0.1', 45000 + PORTS, 45099 + PORTS, factory);
   const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const pa = await peer(); // where A really sends from

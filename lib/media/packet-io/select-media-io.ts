@@ -17,8 +17,10 @@ export interface MediaIoChoice {
  * thread (to compare the two). CALLREC_MEDIA_FAST_PATH=0 turns the batched
  * engine's fast path off: every datagram is then relayed by JavaScript (to
  * compare the two, or to rule the fast path out when diagnosing).
- * CALLREC_MEDIA_READER_THREAD=0 reads the sockets (and runs the fast path)
- * on the event-loop thread instead of the engine's reading thread.
+ * CALLREC_MEDIA_READER_THREAD=1 reads the sockets (and runs the fast path)
+ * on a thread of the engine's own instead of the event-loop thread: relayed
+ * audio then never waits for JavaScript, at the price of more system calls
+ * (worth it where cores are to spare and the event loop has long stalls).
  */
 export function selectMediaIo(env: NodeJS.ProcessEnv = process.env, addonPath?: string): MediaIoChoice {
   const wanted = env['CALLREC_MEDIA_IO'];
@@ -27,7 +29,7 @@ export function selectMediaIo(env: NodeJS.ProcessEnv = process.env, addonPath?: 
   const batched = BatchedSocketFactory.load(addonPath, {
     sendThread: env['CALLREC_MEDIA_SEND_THREAD'] !== '0',
     fastPath: env['CALLREC_MEDIA_FAST_PATH'] !== '0',
-    readerThread: env['CALLREC_MEDIA_READER_THREAD'] !== '0',
+    readerThread: env['CALLREC_MEDIA_READER_THREAD'] === '1',
   });
   if (!(batched instanceof Error)) return { factory: batched };
   if (wanted === 'batched') throw new Error(`CALLREC_MEDIA_IO=batched but the native module does not load: ${batched.message}`);
