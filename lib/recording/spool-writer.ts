@@ -168,7 +168,8 @@ export class SpoolWriter implements CaptureSink {
       this.flush();
       b = this.current;
       if (b === undefined || !b.fits(packet.length)) {
-        b = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
+        b = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
+        if (!b.fits(packet.length)) b = new Batch(Math.max(PAYLOAD_BATCH, packet.length)); // a jumbo packet (not G.711/G.722)
         b.baseOffset = this.payloadOffset;
         this.setCurrent(b);
       }
@@ -213,8 +214,11 @@ export class SpoolWriter implements CaptureSink {
 
   /**
    * Hands the current batch to the file system (asynchronously, in order)
-   * and the next one to the engine, so that its fast path never has to
-   * send a packet to JavaScript just because a batch was written out.
+   * and a spare one, if there is one, to the engine; otherwise the batch
+   * goes back to the engine as soon as it is written (about a millisecond,
+   * while the next packet is 20 ms away): a leg then lives on one batch, and
+   * the engine's fast path rarely has to send a packet to JavaScript just
+   * because a batch was written out.
    */
   flush(): void {
     const b = this.current;
@@ -225,8 +229,8 @@ export class SpoolWriter implements CaptureSink {
     this.flushedRecords += b.records;
     this.queue.push(b);
     this.pump();
-    if (this.closed || this.broken) return;
-    const next = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);
+    const next = this.closed || this.broken ? undefined : this.spares.pop();
+    if (next === undefined) return;
     next.baseOffset = this.payloadOffset;
     this.setCurrent(next);
   }
@@ -299,10 +303,15 @@ export class SpoolWriter implements CaptureSink {
     }
     this.queue.shift();
     this.writing = false;
-    if (!this.closed && this.spares.length < SPARE_BATCHES && b.payload.length === PAYLOAD_BATCH) {
+    if (!this.closed && !this.broken && b.payload.length === PAYLOAD_BATCH) {
       b.cursor[0] = 0;
       b.cursor[1] = 0;
-      this.spares.push(b);
+      if (this.current === undefined) {
+        b.baseOffset = this.payloadOffset; // nothing was appended since the flush
+        this.setCurrent(b);
+      } else if (this.spares.length < SPARE_BATCHES) {
+        this.spares.push(b);
+      }
     }
     if (this.queue.length > 0) return this.pump();
     const idle = this.idle;
