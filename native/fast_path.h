@@ -1,14 +1,17 @@
 /*
  * Forwarding fast path of the media engine.
  *
- * Once JavaScript has settled how a socket's RTP is relayed (the party's
- * source latched, where the other party is, no SRTP, what the recording
- * needs), it installs a rule on that socket: datagrams that arrive on it are
+ * Once JavaScript has settled how a socket's RTP is relayed (where the
+ * other party is, no SRTP, what the recording needs), it installs a rule on
+ * that socket: datagrams that arrive on it are
  * sent from `out_fd` to the rule's address, unchanged, and, when the call is
  * recorded, their payload and an index record are appended to a capture
  * area that JavaScript owns (the spool batch, spool-format.ts's layout),
  * without calling into JavaScript at all. This is what kernel forwarding
  * does in rtpengine: user space decides, the fast path only moves packets.
+ * While the party's own source is not latched yet, the rule also reports
+ * the first datagram it relays to JavaScript (`notify_source`), which
+ * latches that source for the other direction (symmetric RTP).
  *
  * Whatever the rule cannot handle goes the ordinary way, to JavaScript:
  * anything that is not plain RTP version 2 (RTCP, STUN, garbage, bad
@@ -16,8 +19,8 @@
  * presses are detected in JavaScript, RFC 4733), and a recorded packet that
  * finds no room in the capture area (JavaScript writes the batch out and
  * hands a new one over). After one such packet, the rest of that socket's
- * datagrams in the same read go the ordinary way too, so their order (on
- * the wire and in the spool) is kept.
+ * datagrams go the ordinary way too until JavaScript has had it (see
+ * media_io.c), so their order (on the wire and in the spool) is kept.
  */
 #ifndef CALLREC_FAST_PATH_H
 #define CALLREC_FAST_PATH_H

@@ -178,7 +178,8 @@ export class MediaRelay {
         }
       }
       this.currentTap?.onRtp(from, plain, Date.now());
-      // Latched after this packet went on: the fast path (installed by the latch) takes the next ones.
+      // Latched after this packet went on (a first packet the fast path did not take: not plain
+      // RTP, or an engine without one).
       if (!src.rtpLatched) src.latchRtp(source.address, source.port);
     };
     // The fast path relayed the party's first packet itself and tells where it came from.
