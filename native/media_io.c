@@ -379,6 +379,18 @@ static int read_round(io_state *s, int n, int *kept) {
   return more;
 }
 
+/* Whether any of the n entries from `head` that JavaScript handled came from a socket with a rule. */
+static int handled_ruled_socket(io_state *s, uint32_t head, uint32_t n) {
+  int ruled = 0;
+  pthread_mutex_lock(&s->lock);
+  for (uint32_t i = 0; i < n && !ruled; i++) {
+    const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
+    ruled = !e->relayed && fast_path_rule(&s->forwards, e->fd) != NULL;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return ruled;
+}
+
 /*
  * Hands the datagrams kept in the ring to JavaScript, RECV_SLOTS at a time (event-loop thread).
  * A datagram of a socket closed meanwhile is dropped (its descriptor number may name another
@@ -404,14 +416,9 @@ static int drain_ring(io_state *s) {
       count++;
     }
     if (count > 0) deliver(s, count);
-    int ruled = 0;
-    pthread_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < n && !ruled; i++) {
-      const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
-      ruled = !e->relayed && fast_path_rule(&s->forwards, e->fd) != NULL;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (ruled && s->threaded) send_queue_drain(s->queue);
+    /* The reader sends what it relays itself: JavaScript's sends for a socket with a rule go out
+     * before it reads the socket again. (Without the reader, one queue keeps them in order.) */
+    if (s->threaded && handled_ruled_socket(s, head, n)) send_queue_drain(s->queue);
     pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
       const ring_entry *e = &s->ring[(head + i) & (RING_SLOTS - 1)];
@@ -434,20 +441,19 @@ static int drain_ring(io_state *s) {
   return left;
 }
 
-/* Runs `fn` inside a handle scope (N-API values made by deliver() are released with it). */
-static void with_scope(io_state *s, int (*fn)(io_state *), int *result) {
+/* fn(s) inside a handle scope (N-API values made by deliver() are released with it); 0 if none opens. */
+static int with_scope(io_state *s, int (*fn)(io_state *)) {
   napi_handle_scope scope;
-  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
-  *result = fn(s);
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return 0;
+  int result = fn(s);
   napi_close_handle_scope(s->env, scope);
+  return result;
 }
 
 /* The reading thread kept datagrams: deliver them; if more are left, come back after other events. */
 static void on_ready(uv_async_t *handle) {
   io_state *s = (io_state *)handle->data;
-  int left = 0;
-  with_scope(s, drain_ring, &left);
-  if (left) uv_async_send(&s->ready);
+  if (with_scope(s, drain_ring)) uv_async_send(&s->ready);
 }
 
 /*
@@ -499,8 +505,7 @@ static int read_and_deliver(io_state *s) {
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   if (status < 0) return;
-  int unused = 0;
-  with_scope((io_state *)handle->data, read_and_deliver, &unused);
+  with_scope((io_state *)handle->data, read_and_deliver);
 }
 
 /* Environment teardown: the reading thread stops before the loop and the module go away. */
