@@ -41,15 +41,16 @@ install-debian:
 	  echo "missing tools:$$missing (as root: apt-get install $(DEB_PACKAGES)); tests that need them are skipped or fail"; \
 	fi
 
-# The native modules (node-gyp): media I/O (native/media_io.c) and SRTP
-# crypto (native/srtp_crypto.c, on the OpenSSL inside Node). Without a C
-# compiler callrec still runs, on Node's dgram sockets and SRTP in
-# JavaScript, both slower (logged at start).
+# The native modules (node-gyp): media I/O (native/media_io.c), the spool's
+# writer thread (native/file_appender.c) and SRTP crypto
+# (native/srtp_crypto.c, on the OpenSSL inside Node). Without a C compiler
+# callrec still runs, on Node's dgram sockets, fs.write and SRTP in
+# JavaScript, all slower (logged at start).
 build:
 	npx tsc -p .
 	@npm run --silent build:native >build-native.log 2>&1 \
-	  && echo "native modules built (build/Release/media_io.node, srtp_crypto.node)" \
-	  || { tail -20 build-native.log; echo "native modules NOT built: callrec falls back to Node's dgram and SRTP in JavaScript"; }
+	  && echo "native modules built (build/Release/media_io.node, file_appender.node, srtp_crypto.node)" \
+	  || { tail -20 build-native.log; echo "native modules NOT built: callrec falls back to Node's dgram, fs.write and SRTP in JavaScript"; }
 
 run: install build
 	@mkdir -p $(dir $(CONFIG))

@@ -8,6 +8,12 @@
       "conditions": [["OS!='linux'", {"type": "none"}]]
     },
     {
+      "target_name": "file_appender",
+      "sources": ["native/file_appender.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+      "libraries": ["-pthread"]
+    },
+    {
       "target_name": "srtp_crypto",
       "sources": ["native/srtp_crypto.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]

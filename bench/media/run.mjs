@@ -29,6 +29,9 @@
  *   plain-js       the same with CALLREC_MEDIA_FAST_PATH=0: every packet is
  *                 relayed and spooled by JavaScript, not by the engine's
  *                 fast path (SRTP legs never take the fast path)
+ *   plain-fswrites the same with CALLREC_SPOOL_WRITES=fs: the spool files are
+ *                 written with fs.write on libuv's threadpool instead of by
+ *                 the native writer thread
  *   plain-reader   the same with CALLREC_MEDIA_READER_THREAD=1: sockets are
  *                 read, and the fast path run, on the engine's reading
  *                 thread instead of the event-loop thread
@@ -71,7 +74,7 @@
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
  *   BENCH_VARIANTS          variants per N and repeat       (default plain; e.g. plain,srtp;
- *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-reader)
+ *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-fswrites, plain-reader)
  *   BENCH_SECONDS           CPU measurement window, s       (default 15)
  *   BENCH_WARMUP            RTP before the window, s        (default 3)
  *   BENCH_REPEAT            repeats per N                   (default 3)
@@ -165,6 +168,7 @@ const VARIANTS = {
   'srtp-inline': { srtp: true, env: { CALLREC_MEDIA_SEND_THREAD: '0' }, plain: 'plain-inline' },
   'plain-js': { srtp: false, env: { CALLREC_MEDIA_FAST_PATH: '0' }, plain: 'plain-js' },
   'plain-reader': { srtp: false, env: { CALLREC_MEDIA_READER_THREAD: '1' }, plain: 'plain-reader' },
+  'plain-fswrites': { srtp: false, env: { CALLREC_SPOOL_WRITES: 'fs' }, plain: 'plain-fswrites' },
 };
 const variantNames = [...new Set((env.BENCH_VARIANTS || 'plain').split(',').map((s) => s.trim()).filter(Boolean))];
 for (const v of variantNames) {

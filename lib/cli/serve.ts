@@ -21,6 +21,7 @@ import { PortPool } from '../media/port-pool.js';
 import { BatchedSocketFactory } from '../media/packet-io/batched-media-socket.js';
 import { selectMediaIo } from '../media/packet-io/select-media-io.js';
 import { srtpCrypto } from '../media/srtp/native-crypto.js';
+import { spoolAppender } from '../recording/file-appender.js';
 import { TrunkRegistration } from '../call/trunk-registration.js';
 import type { Config, PeerConfig } from '../config/index.js';
 import { TransportManager } from '../sip/transport/transport-manager.js';
@@ -86,6 +87,9 @@ export async function startRecorder(loaded: Config, logger: Logger = createLogge
   }
   else logger.warn({ event: 'media.io', io: mediaIo.factory.name, reason: mediaIo.reason }, `media sockets on Node's dgram: ${mediaIo.reason}`);
   // Chosen at start, so CALLREC_SRTP_CRYPTO=native without the module stops the start, not the first SRTP call.
+  const spoolWrites = spoolAppender();
+  if (spoolWrites.reason === undefined) logger.info({ event: 'spool.writes', writes: spoolWrites.appender.name }, 'spool files written by the native writer thread');
+  else logger.warn({ event: 'spool.writes', writes: spoolWrites.appender.name, reason: spoolWrites.reason }, `spool files written with fs.write: ${spoolWrites.reason}`);
   const srtpCryptoChoice = srtpCrypto();
   if (srtpCryptoChoice.reason === undefined) logger.info({ event: 'srtp.crypto', crypto: srtpCryptoChoice.name }, "SRTP crypto native (Node's OpenSSL)");
   else logger.warn({ event: 'srtp.crypto', crypto: srtpCryptoChoice.name, reason: srtpCryptoChoice.reason }, `SRTP crypto in JavaScript: ${srtpCryptoChoice.reason}`);

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { CaptureArea } from '../media/capture-format.js';
 import type { CaptureSink } from '../media/media-relay.js';
+import { spoolAppender, type AppendDone, type FileAppender } from './file-appender.js';
 import { OFFSET, RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 
 /**
@@ -62,14 +62,13 @@ class Batch implements CaptureArea {
   }
 }
 
-type WriteCallback = (err: NodeJS.ErrnoException | null, written: number) => void;
-
 /**
  * Appends one leg's RTP payloads and index records to its spool files in
  * batches: no disk syscall per packet (ARCHITECTURE: hot path). Payload is
  * always written before the index records that point into it, so after a
  * crash every index record on disk has its payload. Batches are written one
- * at a time, in order, with fs.write callbacks, and then reused: a recorded
+ * at a time, in order, by a FileAppender (the native writer thread, or
+ * fs.write), and then reused: a recorded
  * leg allocates nothing per packet or per flush in the steady state, so the
  * relay thread is not held up by the garbage collector. As a capture sink,
  * it lets the engine's fast path append to the current batch directly.
@@ -82,9 +81,6 @@ export class SpoolWriter implements CaptureSink {
   /** Batches handed to the file system, oldest first; [0] is being written while `writing`. */
   private readonly queue: Batch[] = [];
   private writing = false;
-  /** Progress of the batch being written: its payload, then its index. */
-  private writingIndex = false;
-  private writtenBytes = 0;
   /** Bytes of payload handed to the file so far (the next record's offset base). */
   private payloadOffset = 0;
   private payloadFile: FileHandle | undefined;
@@ -94,7 +90,7 @@ export class SpoolWriter implements CaptureSink {
   /** The files could not be opened: nothing can be kept. */
   private broken = false;
   private idle: (() => void)[] = [];
-  private readonly onWritten: WriteCallback;
+  private readonly onWritten: AppendDone;
   /** Records of the batches handed to the file system so far. */
   private flushedRecords = 0;
   /** Packets that came through append (the rest the engine's fast path captured). */
@@ -106,8 +102,12 @@ export class SpoolWriter implements CaptureSink {
   error: Error | undefined;
   private readonly record: SpoolRecord = { arrival: 0, payloadOffset: 0, timestamp: 0, ssrc: 0, seq: 0, marker: false, payloadType: 0, flags: 0, length: 0 };
 
-  constructor(readonly dir: string, readonly leg: string) {
-    this.onWritten = (err, written) => this.written(err, written);
+  constructor(
+    readonly dir: string,
+    readonly leg: string,
+    private readonly appender: FileAppender = spoolAppender().appender,
+  ) {
+    this.onWritten = (err) => this.written(err);
   }
 
   /** Packets appended so far (by append or by the engine). */
@@ -273,34 +273,14 @@ export class SpoolWriter implements CaptureSink {
   private pump(): void {
     if (this.writing || this.queue.length === 0 || this.payloadFile === undefined || this.indexFile === undefined) return;
     this.writing = true;
-    this.writingIndex = false;
-    this.writtenBytes = 0;
-    this.writeMore();
+    const b = this.queue[0]!;
+    this.appender.append(this.payloadFile.fd, b.payload, b.payloadUsed, this.indexFile.fd, b.index, b.records * RECORD_BYTES, this.onWritten);
   }
 
-  private writeMore(): void {
+  private written(err: NodeJS.ErrnoException | null): void {
     const b = this.queue[0]!;
-    const file = this.writingIndex ? this.indexFile! : this.payloadFile!;
-    const data = this.writingIndex ? b.index : b.payload;
-    const end = this.writingIndex ? b.records * RECORD_BYTES : b.payloadUsed;
-    fs.write(file.fd, data, this.writtenBytes, end - this.writtenBytes, null, this.onWritten);
-  }
-
-  private written(err: NodeJS.ErrnoException | null, written: number): void {
-    const b = this.queue[0]!;
-    if (err !== null) {
-      // Disk full, I/O error: the recording is marked incomplete; later batches are still tried.
-      this.error ??= err;
-    } else {
-      this.writtenBytes += written;
-      const end = this.writingIndex ? b.records * RECORD_BYTES : b.payloadUsed;
-      if (this.writtenBytes < end) return this.writeMore();
-      if (!this.writingIndex) {
-        this.writingIndex = true;
-        this.writtenBytes = 0;
-        return this.writeMore();
-      }
-    }
+    // Disk full, I/O error: the recording is marked incomplete; later batches are still tried.
+    if (err !== null) this.error ??= err;
     this.queue.shift();
     this.writing = false;
     if (!this.closed && !this.broken && b.payload.length === PAYLOAD_BATCH) {
