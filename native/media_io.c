@@ -6,7 +6,9 @@
  * address lookup, a nextTick and a SendWrap: several microseconds of CPU for
  * a 172-byte RTP packet, more than the kernel's own work. This module keeps
  * the media sockets out of libuv: all of them sit in one epoll set, read by a
- * thread of the engine's own (the reader). It drains every ready socket with
+ * thread of the engine's own (the reader) when init asks for one, else on the
+ * event loop (callrec's default; see the end of this comment, and
+ * select-media-io.ts for why). It drains every ready socket with
  * recvmmsg(2) into a ring. A socket with a forwarding rule (fast_path.h) has
  * its plain RTP relayed (sendmmsg(2), by the reader itself) and captured at
  * once, so the relay's latency depends neither on JavaScript nor on the
