@@ -10,7 +10,8 @@
  * on a busy two-core host. Here one writer thread takes every job that has
  * gathered, writes them in the order they came, then naps for NAP_MS before
  * it looks again, and the event loop hears of the finished jobs once per
- * round: about a hundred wake-ups a second at any load, none at idle.
+ * round: about a hundred wake-ups a second at any load, none at idle. The
+ * writer runs at a lower priority (nice +10) than the relay's threads.
  *
  * A job is up to two chunks, each (fd, bytes), written whole with write(2),
  * first chunk first; the files are meant to be opened for appending. The
@@ -32,10 +33,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <uv.h>
 
 /* How long the writer waits, after a round, for more jobs to gather (a spool is written once a second). */
 #define NAP_MS 10
+/* The writer's nice value: its work can wait a few milliseconds, the relay's cannot. */
+#define WRITER_NICE 10
 
 typedef struct {
   int32_t id;
@@ -113,6 +118,11 @@ static void nap(void) {
 static void *writer_main(void *arg) {
   appender_state *s = arg;
   job_list taken = {0};
+  /* On Linux, setpriority on a thread id sets that thread's nice alone. At +10 the writer gets about a tenth
+   * of a contended core: on a busy host it yields to the threads that relay RTP (a lower tail of the
+   * relay's latency at 1,000 recorded calls) and still keeps up with the spool (a few % of a core). */
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0) { /* not permitted: normal priority */
+  }
   for (;;) {
     pthread_mutex_lock(&s->lock);
     while (s->queued.count == 0 && !s->stopping) {
