@@ -1,13 +1,14 @@
 import { readAudioStream } from '../sdp/audio-stream.js';
 import { createResponse, SipRequest, type SipResponse } from '../sip/message/message.js';
 import { Dialog } from '../sip/dialog/dialog.js';
-import { buildCancel, type InviteServerTransaction } from '../sip/transaction/index.js';
+import { buildCancel, type InviteServerTransaction, type ServerTransaction } from '../sip/transaction/index.js';
 import type { Address } from '../sip/transport/transport.js';
 import { formatHostPort } from '../sip/user-agent.js';
 import { rtpPayloadEnd, rtpPayloadOffset } from '../media/rtp-header.js';
 import type { ExtractedCall } from './call-extractor.js';
 import type { ReplayEndpoint } from './replay-endpoint.js';
-import type { RtpStream, StreamDirection } from './rtp-streams.js';
+import { ReInviteAnswers, sendReInvite } from './re-invites.js';
+import type { RtpStream, Side, StreamDirection } from './rtp-streams.js';
 import type { SdpCodec } from './sdp-summary.js';
 
 /** One RTP packet as the replay sent it into callrec. */
@@ -28,6 +29,8 @@ export interface ReplayedCall {
   audioPayloadType: number | undefined;
   codecName: string | undefined;
   sent: Record<'caller->callee' | 'callee->caller', SentPacket[]>;
+  /** The capture's re-INVITEs as replayed: who sent it, the captured final status, the one callrec relayed. */
+  reInvites: Array<{ by: Side; captured: number | undefined; status: number | undefined }>;
   notes: string[];
 }
 
@@ -84,8 +87,7 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
   const at = (captureMs: number): number => started + warp(captureMs) / env.speed;
   const offer = codecsOf(call, 'caller');
   const answer = codecsOf(call, 'callee') ?? offer;
-  const result: ReplayedCall = { callId: '', status: undefined, audioPayloadType: undefined, codecName: undefined, sent: { 'caller->callee': [], 'callee->caller': [] }, notes };
-  if (call.reInvites.length > 0) notes.push(`${call.reInvites.length} re-INVITE(s) of the capture not replayed; media keeps the first negotiation`);
+  const result: ReplayedCall = { callId: '', status: undefined, audioPayloadType: undefined, codecName: undefined, sent: { 'caller->callee': [], 'callee->caller': [] }, reInvites: [], notes };
 
   // Where each end must send its RTP: learned from the SDP callrec sends it.
   let toRecorderFromPbx: { host: string; port: number } | undefined;
@@ -93,11 +95,26 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
   const learn = (body: Buffer): { host: string; port: number } | undefined => {
     try {
       const s = body.length > 0 ? readAudioStream(body.toString('utf8')) : undefined;
-      return s !== undefined ? { host: s.host, port: s.port } : undefined;
+      // A hold address (c=0.0.0.0, RFC 3264 §8.4) or a disabled stream names no destination: keep the last one.
+      return s !== undefined && s.port !== 0 && s.host !== '0.0.0.0' && s.host !== '::' ? { host: s.host, port: s.port } : undefined;
     } catch {
       return undefined;
     }
   };
+
+  // A re-INVITE from callrec (the other end's, relayed) is answered as the capture's far end did.
+  const reAnswers = new ReInviteAnswers(call, (ep, version) => sdpFor(ep.address.host, ep.rtpPort, ep === env.pbx ? offer : answer, version));
+  const inDialog = (side: Side) => (tx: ServerTransaction, req: SipRequest): void => {
+    if (req.method !== 'INVITE') return tx.respond(createResponse(req, 200));
+    const to = learn(req.body);
+    if (to !== undefined) {
+      if (side === 'caller') toRecorderFromPbx = to;
+      else toRecorderFromProvider = to;
+    }
+    const ep = side === 'caller' ? env.pbx : env.provider;
+    reAnswers.answer(ep, side, tx as InviteServerTransaction, req);
+  };
+  env.pbx.handlers = { onRequest: inDialog('caller') };
 
   // Provider end: answers as the capture's callee did.
   const calleeDone = new Promise<void>((resolve) => {
@@ -113,7 +130,7 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
           // already answered
         }
       },
-      onRequest: (tx, req) => tx.respond(createResponse(req, 200)),
+      onRequest: inDialog('callee'),
     };
   });
 
@@ -176,7 +193,33 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
   const senders = call.streams
     .filter((s) => s.direction !== 'unknown')
     .map((s) => sendStream(s, s.direction === 'caller->callee' ? env.pbx : env.provider, () => (s.direction === 'caller->callee' ? toRecorderFromPbx : toRecorderFromProvider), at, result.sent[s.direction as Exclude<StreamDirection, 'unknown'>]));
-  await Promise.all([...senders, finalReceived.then(() => undefined)]);
+  // The capture's re-INVITEs, each at its time, from the side that sent it, once the call is up.
+  const reInvitesDone = finalReceived.then(async () => {
+    await calleeDone;
+    for (const re of call.reInvites) {
+      await sleep(at(re.timeMs) - Date.now());
+      const ep = re.by === 'caller' ? env.pbx : env.provider;
+      const d = re.by === 'caller' ? dialog : providerDialogs.get(env.provider);
+      if (!answered || d === undefined) {
+        notes.push(`re-INVITE from the ${re.by} not replayed: the call is not up`);
+        continue;
+      }
+      const codecs = re.by === 'caller' ? offer : answer;
+      reAnswers.expect(re);
+      const sent = await sendReInvite(ep, d, env.recorder, re.offer, reAnswers.versionOf(ep), (v) => sdpFor(ep.address.host, ep.rtpPort, codecs, v));
+      reAnswers.expect(undefined);
+      result.reInvites.push({ by: re.by, captured: re.status, status: sent.status });
+      if (sent.note !== undefined) notes.push(sent.note);
+      const to = sent.answerBody !== undefined ? learn(sent.answerBody) : undefined;
+      if (to !== undefined) {
+        if (re.by === 'caller') toRecorderFromPbx = to;
+        else toRecorderFromProvider = to;
+      }
+      if (re.status !== undefined && sent.status !== re.status) notes.push(`re-INVITE from the ${re.by}: ${sent.status ?? 'no answer'}, the capture had ${re.status}`);
+    }
+  });
+  await Promise.all([...senders, finalReceived.then(() => undefined), reInvitesDone]);
+  if (result.reInvites.length > 0) notes.push(`re-INVITEs replayed: ${result.reInvites.map((r) => `${r.by} ${r.status ?? 'no answer'}`).join(', ')}`);
   await calleeDone;
 
   // Hang up as in the capture, or after the last packet.
@@ -296,9 +339,9 @@ function mainPayloadType(streams: RtpStream[]): number | undefined {
 }
 
 /** A minimal offer or answer for the replay end's RTP socket with the captured codecs. */
-function sdpFor(host: string, port: number, codecs: SdpCodec[] | undefined): string {
+function sdpFor(host: string, port: number, codecs: SdpCodec[] | undefined, version = 1): string {
   const list = codecs !== undefined && codecs.length > 0 ? codecs : [{ payloadType: 8, name: 'PCMA', clockRate: 8000, channels: 1, fmtp: undefined }];
-  const lines = ['v=0', `o=replay 1 1 IN IP4 ${host}`, 's=callrec replay', `c=IN IP4 ${host}`, 't=0 0', `m=audio ${port} RTP/AVP ${list.map((c) => c.payloadType).join(' ')}`];
+  const lines = ['v=0', `o=replay 1 ${version} IN IP4 ${host}`, 's=callrec replay', `c=IN IP4 ${host}`, 't=0 0', `m=audio ${port} RTP/AVP ${list.map((c) => c.payloadType).join(' ')}`];
   for (const c of list) {
     lines.push(`a=rtpmap:${c.payloadType} ${c.name}/${c.clockRate}`);
     if (c.fmtp !== undefined) lines.push(`a=fmtp:${c.payloadType} ${c.fmtp}`);

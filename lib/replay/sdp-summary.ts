@@ -23,6 +23,8 @@ export interface SdpMedia {
   address: string | undefined;
   /** The <fmt> list as numbers (RTP profiles only; empty for udptl and the like). */
   payloadTypes: number[];
+  /** The <fmt> list as written (e.g. "t38" for udptl). */
+  formats: string[];
   codecs: SdpCodec[];
   /** RFC 4733 telephone-event payload type, if offered. */
   telephoneEventPayloadType: number | undefined;
@@ -105,6 +107,7 @@ export function summarizeSdp(text: string): SdpSummary | undefined {
       protocol: m.protocol,
       address: address === undefined ? undefined : normalizeHost(address),
       payloadTypes,
+      formats: String(m.payloads ?? '').split(/\s+/).filter((f) => f !== ''),
       codecs,
       telephoneEventPayloadType: te?.payloadType,
       direction: directionOf(m.direction, m.invalid) ?? sessionDirection ?? 'sendrecv',

@@ -27,6 +27,12 @@ const captures = fs.existsSync(PCAP_DIR)
   ? fs.readdirSync(PCAP_DIR).filter((f) => /\.pcap(ng)?$/.test(f)).sort()
   : [];
 
+/** Captures with re-INVITEs: who sent each, and the final status it got in the capture. */
+const REINVITES: Record<string, string> = {
+  'sipp-pcma-hold-resume.pcap': 'caller 200, caller 200',
+  'sip-multileg-reinvite-t38-488-pcma-bye.pcap': 'callee 200, caller 488, caller 200',
+};
+
 /** Per capture: generous; the longest public capture replays in about 50 s with --max-gap 3. */
 const REPLAY_TIMEOUT_MS = 180_000;
 const CONCURRENCY = 3;
@@ -85,6 +91,10 @@ if (captures.length === 0) {
       t.ok(verdicts.length > 0, `${verdicts.length} call verdict line(s)`, { details });
       for (const line of verdicts) t.match(line, /^PASS /, line.slice(0, 240), { details: line });
       t.equal(errors.length, 0, 'callrec logged no error', { details: errors.map((l) => JSON.stringify(l)).join('\n') });
+      // The capture's re-INVITEs went through callrec and got the capture's answers.
+      t.notMatch(out.stdout, /the capture had/, 'every replayed re-INVITE got the status it had in the capture', { details });
+      const reInvites = REINVITES[capture];
+      if (reInvites !== undefined) t.match(out.stdout, `re-INVITEs replayed: ${reInvites}`, `re-INVITEs replayed: ${reInvites}`, { details });
     });
   }
 }
