@@ -184,6 +184,11 @@ export class MediaRelay {
     };
     // The fast path relayed the party's first packet itself and tells where it came from.
     src.pair.rtp.onRelayed = (source) => {
+      // The engine reports a rule's first source once and then stops on its own: the installed
+      // rule is already what the latch asks for, and is not installed again (two engine calls
+      // per leg fewer when a thousand calls start their media at once).
+      const rule = this.rules[from];
+      if (rule !== undefined) rule.notifySource = false;
       if (!src.rtpLatched) src.latchRtp(source.address, source.port);
     };
     src.pair.rtcp.onPacket = (packet, source) => {

@@ -457,3 +457,45 @@ t.test('relay: a party behind NAT is latched from the first packet the engine re
   t.same(atA, Array.from({ length: 10 }, (_, i) => 100 + i), 'B\'s packets go to where A sends from');
   t.same(atElsewhere, [], 'not to the address A\'s SDP named');
 });
+
+t.test('relay: a first source the engine reported is latched without installing the rule again', async (t) => {
+  const pool = new PortPool('127.0.0.1', 45100 + PORTS, 45199 + PORTS, factory);
+  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
+  const pa = await peer();
+  const pb = await peer();
+  t.teardown(() => {
+    pa.close();
+    pb.close();
+    pool.release(a.pair);
+    pool.release(b.pair);
+  });
+  a.setRemote('127.0.0.1', pa.address().port, 0, false);
+  b.setRemote('127.0.0.1', pb.address().port, 0, false);
+  const relay = new MediaRelay([a, b]);
+  t.teardown(() => relay.close());
+  // Count what the relay asks of the engine from here on.
+  const installs: string[] = [];
+  for (const [name, ep] of [['A', a], ['B', b]] as const) {
+    const socket = ep.pair.rtp;
+    const forward = socket.forward!.bind(socket);
+    socket.forward = (rule) => {
+      installs.push(name);
+      return forward(rule);
+    };
+  }
+  let reports = 0;
+  const onRelayed = a.pair.rtp.onRelayed!;
+  a.pair.rtp.onRelayed = (source) => {
+    reports++;
+    onRelayed(source);
+  };
+  const atB: number[] = [];
+  pb.on('message', (m) => atB.push(m.readUInt16BE(2)));
+  for (let i = 0; i < 5; i++) pa.send(rtp(i).packet, a.localPort, '127.0.0.1');
+  await until(() => atB.length === 5 && a.rtpLatched);
+  t.equal(reports, 1, 'the engine reported the first source once');
+  t.same(installs, [], 'the latch installed no rule again (the source is where the SDP said)');
+  t.equal(a.pair.rtp.forwarded!().packets, 5, 'all five relayed by the engine');
+  t.same(atB, [0, 1, 2, 3, 4]);
+});
