@@ -27,6 +27,11 @@ usage:
 /** Runs one CLI command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `callrec <command> --help` asks, it does not act (no file named "--help", no server started).
+  if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   switch (command) {
     case 'serve':
       return serveCommand(rest);
@@ -216,8 +221,12 @@ async function serveCommand(args: string[]): Promise<number> {
 
 function initConfigCommand(args: string[]): number {
   const file = args[0];
-  if (file === undefined) {
-    process.stderr.write('callrec: init-config needs a file name\n');
+  if (file === undefined || args.length > 1) {
+    process.stderr.write('callrec: init-config needs one file name\n');
+    return 1;
+  }
+  if (file.startsWith('-')) {
+    process.stderr.write(`callrec: init-config: unknown option ${file}\n`);
     return 1;
   }
   if (existsSync(file)) {
