@@ -296,10 +296,9 @@ function spooled(dir: string, leg: string): { records: SpoolRecord[]; payload: B
   return { records, payload: fs.readFileSync(path.join(dir, `${leg}.payload`)) };
 }
 
-t.test('relay with a recording spool: both legs recorded exactly once, in order, bit-exact; events flagged', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'callrec-fast-path-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const pool = new PortPool('127.0.0.1', 44800 + PORTS, 44899 + PORTS, factory);
+/** Two relay endpoints on engine sockets (a pool of 100 ports from `firstPort`) and a peer for each party; all closed when the test ends. */
+async function parties(t: Test, firstPort: number) {
+  const pool = new PortPool('127.0.0.1', firstPort + PORTS, firstPort + 99 + PORTS, factory);
   const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
   const pa = await peer();
@@ -310,6 +309,13 @@ t.test('relay with a recording spool: both legs recorded exactly once, in order,
     pool.release(a.pair);
     pool.release(b.pair);
   });
+  return { a, b, pa, pb };
+}
+
+t.test('relay with a recording spool: both legs recorded exactly once, in order, bit-exact; events flagged', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'callrec-fast-path-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { a, b, pa, pb } = await parties(t, 44800);
   a.setRemote('127.0.0.1', pa.address().port, 0, false);
   b.setRemote('127.0.0.1', pb.address().port, 0, false);
   const relay = new MediaRelay([a, b]);
@@ -367,17 +373,9 @@ t.test('relay with a recording spool: both legs recorded exactly once, in order,
 });
 
 t.test('relay: the rule follows a new address, stops while SRTP is negotiated, and leaves a tap that needs every packet', async (t) => {
-  const pool = new PortPool('127.0.0.1', 44900 + PORTS, 44999 + PORTS, factory);
-  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const pa = await peer();
-  const pb = await peer();
+  const { a, b, pa, pb } = await parties(t, 44900);
   const pb2 = await peer();
-  t.teardown(() => {
-    for (const p of [pa, pb, pb2]) p.close();
-    pool.release(a.pair);
-    pool.release(b.pair);
-  });
+  t.teardown(() => pb2.close());
   a.setRemote('127.0.0.1', pa.address().port, 0, false);
   b.setRemote('127.0.0.1', pb.address().port, 0, false);
   const relay = new MediaRelay([a, b]);
@@ -428,17 +426,9 @@ t.test('relay: the rule follows a new address, stops while SRTP is negotiated, a
 });
 
 t.test('relay: a party behind NAT is latched from the first packet the engine relays', async (t) => {
-  const pool = new PortPool('127.0.0.1', 45000 + PORTS, 45099 + PORTS, factory);
-  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const pa = await peer(); // where A really sends from
-  const pb = await peer();
+  const { a, b, pa, pb } = await parties(t, 45000); // pa: where A really sends from
   const elsewhere = await peer(); // what A's SDP said (a private address behind NAT, say)
-  t.teardown(() => {
-    for (const p of [pa, pb, elsewhere]) p.close();
-    pool.release(a.pair);
-    pool.release(b.pair);
-  });
+  t.teardown(() => elsewhere.close());
   const relay = new MediaRelay([a, b]);
   t.teardown(() => relay.close());
   a.setRemote('127.0.0.1', elsewhere.address().port, 0, false);
@@ -459,17 +449,7 @@ t.test('relay: a party behind NAT is latched from the first packet the engine re
 });
 
 t.test('relay: a first source the engine reported is latched without installing the rule again', async (t) => {
-  const pool = new PortPool('127.0.0.1', 45100 + PORTS, 45199 + PORTS, factory);
-  const a = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const b = new RelayEndpoint(await pool.allocate(), '127.0.0.1');
-  const pa = await peer();
-  const pb = await peer();
-  t.teardown(() => {
-    pa.close();
-    pb.close();
-    pool.release(a.pair);
-    pool.release(b.pair);
-  });
+  const { a, b, pa, pb } = await parties(t, 45100);
   a.setRemote('127.0.0.1', pa.address().port, 0, false);
   b.setRemote('127.0.0.1', pb.address().port, 0, false);
   const relay = new MediaRelay([a, b]);
