@@ -20,8 +20,8 @@
  * Jobs are carried out in submission order. A job whose write fails reports
  * the errno; later jobs are still tried.
  *
- * Exports: init(callback), append(id, fd, buffer, length, fd2, buffer2, length2) (fd2 -1: none),
- * pending() -> jobs submitted and not yet reported. The callback is called as
+ * Exports: init(callback), append(id, fd, buffer, length, fd2, buffer2, length2) (fd2 -1: none).
+ * The callback is called as
  * callback([id, errno, id, errno, ...]) on the event-loop thread (errno 0: written).
  */
 #define _GNU_SOURCE
@@ -296,17 +296,10 @@ static napi_value append(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
-static napi_value pending(napi_env env, napi_callback_info info) {
-  napi_value v;
-  napi_create_uint32(env, state != NULL ? state->pending : 0, &v);
-  return v;
-}
-
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", NULL, init, NULL, NULL, NULL, napi_default, NULL},
       {"append", NULL, append, NULL, NULL, NULL, napi_default, NULL},
-      {"pending", NULL, pending, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

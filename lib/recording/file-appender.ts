@@ -49,7 +49,6 @@ export class FsAppender implements FileAppender {
 interface FileAppenderAddon {
   init(callback: (finished: number[]) => void): void;
   append(id: number, fd: number, data: Uint8Array, length: number, fd2: number, data2: Uint8Array | undefined, length2: number): void;
-  pending(): number;
 }
 
 /**

@@ -102,15 +102,18 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
     }
   };
 
+  /** A new destination for one end's RTP, when an SDP named one. */
+  const steer = (side: Side, to: { host: string; port: number } | undefined): void => {
+    if (to === undefined) return;
+    if (side === 'caller') toRecorderFromPbx = to;
+    else toRecorderFromProvider = to;
+  };
+
   // A re-INVITE from callrec (the other end's, relayed) is answered as the capture's far end did.
   const reAnswers = new ReInviteAnswers(call, (ep, version) => sdpFor(ep.address.host, ep.rtpPort, ep === env.pbx ? offer : answer, version));
   const inDialog = (side: Side) => (tx: ServerTransaction, req: SipRequest): void => {
     if (req.method !== 'INVITE') return tx.respond(createResponse(req, 200));
-    const to = learn(req.body);
-    if (to !== undefined) {
-      if (side === 'caller') toRecorderFromPbx = to;
-      else toRecorderFromProvider = to;
-    }
+    steer(side, learn(req.body));
     const ep = side === 'caller' ? env.pbx : env.provider;
     reAnswers.answer(ep, side, tx as InviteServerTransaction, req);
   };
@@ -210,11 +213,7 @@ export async function replayCall(call: ExtractedCall, env: ReplayEnv): Promise<R
       reAnswers.expect(undefined);
       result.reInvites.push({ by: re.by, captured: re.status, status: sent.status });
       if (sent.note !== undefined) notes.push(sent.note);
-      const to = sent.answerBody !== undefined ? learn(sent.answerBody) : undefined;
-      if (to !== undefined) {
-        if (re.by === 'caller') toRecorderFromPbx = to;
-        else toRecorderFromProvider = to;
-      }
+      if (sent.answerBody !== undefined) steer(re.by, learn(sent.answerBody));
       if (re.status !== undefined && sent.status !== re.status) notes.push(`re-INVITE from the ${re.by}: ${sent.status ?? 'no answer'}, the capture had ${re.status}`);
     }
   });
