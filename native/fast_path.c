@@ -126,8 +126,10 @@ int fast_path_forward(forward_rule *rule, const uint8_t *packet, uint32_t length
     r[27] = 0;         /* flags: telephone-events never take this path */
     put_le16(r + 28, size);
     put_le16(r + 30, 0);
-    a->cursor[0] = used + (int32_t)size;
-    a->cursor[1] = records + 1;
+    /* The record count last, with release order: a reader of the area on another thread (the
+     * spool's watcher, with the engine's reading thread on) never counts a record before its bytes. */
+    __atomic_store_n(&a->cursor[0], used + (int32_t)size, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->cursor[1], records + 1, __ATOMIC_RELEASE);
   } else if (send_queue_append(q, rule->out_fd, packet, length, rule->family, rule->port, rule->address) != 0) {
     return 0;
   }

@@ -153,17 +153,30 @@ export class CallRecorder implements CallObserver {
         // SPEC M5: the stop sequence counts from the internal party (the PBX side) only.
         if (from === 0 && rec.dtmf.onRtp(packet, arrivalMs)) this.stopByKeys(call, rec);
       },
-      // The engine may spool a leg's audio itself unless the internal party's every packet is
-      // needed for in-band key detection; telephone-events always come through onRtp.
-      capture: (from) => (from === 0 && rec.dtmf.needsEveryPacket ? undefined : session.capture(from === callerIndex ? 'caller' : 'callee')),
+      // The engine spools both legs' audio itself; telephone-events always come through onRtp.
+      capture: (from) => session.capture(from === callerIndex ? 'caller' : 'callee'),
     };
+    // In-band keys (no telephone-event negotiated) are read from the internal party's spooled
+    // audio before each flush, not per packet on the relay's path (which stays in the engine).
+    session.watch({
+      leg: callerIndex === 0 ? 'caller' : 'callee',
+      active: () => rec.dtmf.watchesAudio,
+      visit: (payload, start, end, pt, arrivalMs) => rec.dtmf.onAudio(payload, start, end, pt, arrivalMs),
+      ended: (atMs) => this.stopByKeys(call, rec, atMs),
+      reason: (atMs) => this.keyStopReason(rec, atMs),
+    });
     this.logger.info({ event: 'recording.start', callId: call.aCallId, profile: profile.name, base: facts.baseName }, 'recording started');
   }
 
-  private stopByKeys(call: Call, rec: ActiveRecording): void {
-    const offset = ((Date.now() - rec.session.facts.originMs) / 1000).toFixed(1);
+  /** `atMs`: when the sequence was completed (in-band: the packet's arrival; else now). */
+  private stopByKeys(call: Call, rec: ActiveRecording, atMs = Date.now()): void {
+    if (this.active.get(call) !== rec) return;
     this.stoppedByKey.add(call.key);
-    this.stop(call, `stopped by ${this.config.dtmf.stop} at ${offset} s`);
+    this.stop(call, this.keyStopReason(rec, atMs), atMs);
+  }
+
+  private keyStopReason(rec: ActiveRecording, atMs: number): string {
+    return `stopped by ${this.config.dtmf.stop} at ${((atMs - rec.session.facts.originMs) / 1000).toFixed(1)} s`;
   }
 
   /**
@@ -178,7 +191,7 @@ export class CallRecorder implements CallObserver {
 
   private readonly releasedEncryption = new Map<string, string | undefined>();
 
-  private stop(call: Call, reason: string): void {
+  private stop(call: Call, reason: string, atMs?: number): void {
     const rec = this.active.get(call);
     if (rec === undefined) return;
     this.active.delete(call);
@@ -191,7 +204,7 @@ export class CallRecorder implements CallObserver {
     const answeredAtMs = call.answeredAt;
     void rec.opened
       .then(() => (encryption !== undefined ? rec.session.update({ encryption }) : undefined))
-      .then(() => rec.session.stop({ reason, atMs: Date.now(), answeredAtMs }))
+      .then(() => rec.session.stop({ reason, atMs: atMs ?? Date.now(), answeredAtMs }))
       .then(() => {
         const s = rec.session;
         this.logger.info({

@@ -2,7 +2,6 @@ import { InbandDtmfDetector } from '../media/dtmf/inband-detector.js';
 import { parseInfoDtmf } from '../media/dtmf/info-dtmf.js';
 import { KeySequenceMatcher } from '../media/dtmf/key-sequence.js';
 import { TelephoneEventDetector } from '../media/dtmf/telephone-event.js';
-import { rtpPayloadOffset } from '../media/rtp-header.js';
 import type { SipRequest } from '../sip/message/message.js';
 import type { CallMedia } from './anchored-media.js';
 
@@ -41,17 +40,20 @@ export class DtmfStopDetector {
   }
 
   /**
-   * In-band detection looks at every audio packet. Otherwise only
-   * telephone-events matter, and the engine's fast path may keep the
-   * audio from onRtp: the press-end timeout check below then runs on the
-   * packets that still come (at least one a second: each spool flush sends
-   * the next packet through JavaScript).
+   * In-band detection is on (no telephone-event negotiated, G.711): the
+   * internal party's audio goes through onAudio as it is spooled.
    */
-  get needsEveryPacket(): boolean {
+  get watchesAudio(): boolean {
     return this.inband !== undefined;
   }
 
-  /** One RTP packet from the internal party; true when the stop sequence completed. */
+  /**
+   * A telephone-event (or any packet) from the internal party that reached
+   * JavaScript; true when the stop sequence completed. The engine's fast
+   * path keeps the audio from here: the press-end timeout check below runs
+   * on the packets that still come (at least one a second: each spool
+   * flush sends the next packet through JavaScript).
+   */
   onRtp(packet: Buffer, arrivalMs: number): boolean {
     const pt = packet.length > 1 ? packet[1]! & 0x7f : -1;
     if (pt === this.eventPt && this.events !== undefined) {
@@ -60,13 +62,18 @@ export class DtmfStopDetector {
     }
     // RFC 4733 §2.5.1.4: if every end packet of a press was lost, the press ends by timeout.
     const late = this.events?.poll(arrivalMs);
-    if (late !== undefined && this.matcher.push(late, arrivalMs, 'rfc4733')) return true;
-    if (pt === this.audioPt && this.inband !== undefined && this.codec !== undefined) {
-      const start = rtpPayloadOffset(packet);
-      const key = start > 0 ? this.inband.push(packet.subarray(start), this.codec, arrivalMs) : undefined;
-      return key !== undefined && this.matcher.push(key, arrivalMs, 'inband');
-    }
-    return false;
+    return late !== undefined && this.matcher.push(late, arrivalMs, 'rfc4733');
+  }
+
+  /**
+   * One spooled packet of the internal party (`payload[start, end)`), seen
+   * off the relay's path (RecordingSession.watch): in-band tones in its
+   * G.711 audio; true when the stop sequence completed with it.
+   */
+  onAudio(payload: Uint8Array, start: number, end: number, payloadType: number, arrivalMs: number): boolean {
+    if (payloadType !== this.audioPt || this.inband === undefined || this.codec === undefined) return false;
+    const key = this.inband.push(payload, this.codec, arrivalMs, start, end);
+    return key !== undefined && this.matcher.push(key, arrivalMs, 'inband');
   }
 
   onInfo(req: SipRequest, atMs: number): boolean {

@@ -2,7 +2,7 @@ import { mkdir, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { looksLikeRtcp, rtpPayloadEnd, rtpPayloadOffset } from '../media/rtp-header.js';
 import { FLAG } from './spool-format.js';
-import { SpoolWriter } from './spool-writer.js';
+import { SpoolWriter, type RecordVisitor } from './spool-writer.js';
 
 export type Leg = 'caller' | 'callee';
 export type ChannelMode = 'caller' | 'callee' | 'both-stereo' | 'both-separate';
@@ -38,6 +38,21 @@ export interface RecordingStop {
   answeredAtMs?: number | undefined;
 }
 
+/**
+ * Looks at one leg's packets as they are spooled, off the relay's path
+ * (in-band key detection, SPEC M5), and may end the recording at one.
+ */
+export interface SpoolWatcher {
+  leg: Leg;
+  /** Whether it wants packets now (e.g. only while no telephone-event was negotiated). */
+  active(): boolean;
+  visit: RecordVisitor;
+  /** The spools were ended at `atMs` (a visit returned true); told once, after the current task. */
+  ended(atMs: number): void;
+  /** The stop reason of a recording it ended, whatever stopped the session then (e.g. a hangup right after the keys). */
+  reason(atMs: number): string;
+}
+
 /** Flush spool batches at least this often, so a crash loses at most this much audio. */
 export const SPOOL_FLUSH_MS = 1000;
 
@@ -52,6 +67,9 @@ export class RecordingSession {
   private flushTimer: NodeJS.Timeout | undefined;
   private opening: Promise<void> | undefined;
   private stopped = false;
+  private watcher: SpoolWatcher | undefined;
+  /** When a watcher ended the spools. */
+  private endedAtMs: number | undefined;
   garbage = 0;
 
   constructor(readonly dir: string, readonly facts: RecordingFacts) {
@@ -66,6 +84,38 @@ export class RecordingSession {
    */
   capture(leg: Leg): SpoolWriter | undefined {
     return this.stopped ? undefined : this.writers[leg];
+  }
+
+  /**
+   * Shows `watcher` every packet of its leg, in order, once, before it is
+   * written: at each flush (at least every SPOOL_FLUSH_MS) and at stop. The
+   * packets go on being relayed and spooled by the engine without
+   * JavaScript. When a visit returns true, both legs' spools end at that
+   * packet's arrival: what either leg spooled after it is dropped before it
+   * reaches the disk (SPEC M5: audio up to the key press is kept).
+   */
+  watch(watcher: SpoolWatcher): void {
+    this.watcher = watcher;
+    const run = (): void => this.runWatcher();
+    this.writers.caller.beforeFlush = run;
+    this.writers.callee.beforeFlush = run;
+  }
+
+  /** When a watcher ended the spools (the moment a stop sequence completed), if it did. */
+  get endedAt(): number | undefined {
+    return this.endedAtMs;
+  }
+
+  private runWatcher(): void {
+    const w = this.watcher;
+    if (w === undefined || this.endedAtMs !== undefined || !w.active()) return;
+    const at = this.writers[w.leg].visitNew(w.visit);
+    if (at === undefined) return;
+    this.endedAtMs = at;
+    this.writers.caller.endAt(at);
+    this.writers.callee.endAt(at);
+    // Not from inside a flush: the listener stops the recording, which closes the writers.
+    queueMicrotask(() => w.ended(at));
   }
 
   private markEvents(): void {
@@ -139,8 +189,10 @@ export class RecordingSession {
     if (this.stopped) return;
     this.stopped = true;
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
+    this.runWatcher(); // the last packets, while both writers can still be ended
     await Promise.all([this.writers.caller.close(), this.writers.callee.close()]);
-    await this.writeMeta(stop);
+    const at = this.endedAtMs;
+    await this.writeMeta(at !== undefined && this.watcher !== undefined ? { ...stop, reason: this.watcher.reason(at), atMs: at } : stop);
   }
 
   /** Write errors of the spool (disk full ...), if any. */

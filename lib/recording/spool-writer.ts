@@ -6,6 +6,13 @@ import { spoolAppender, type AppendDone, type FileAppender } from './file-append
 import { OFFSET, RECORD_BYTES, writeRecord, type SpoolRecord } from './spool-format.js';
 
 /**
+ * Sees one packet of a leg as it was spooled (its payload is
+ * `payload[start, end)`, valid only during the call); returns true to end
+ * the spool there (see SpoolWriter.visitNew).
+ */
+export type RecordVisitor = (payload: Buffer, start: number, end: number, payloadType: number, arrivalMs: number) => boolean;
+
+/**
  * Payload bytes buffered before a write: about 2 s of G.711 or G.722 for one
  * leg, twice what the 1 s flush timer lets gather, so a batch is rarely
  * written early; kept small because every recorded leg holds one (memory
@@ -60,6 +67,22 @@ class Batch implements CaptureArea {
   fits(length: number): boolean {
     return this.cursor[1]! < INDEX_BATCH && this.cursor[0]! + length <= this.payload.length;
   }
+
+  arrival(record: number): number {
+    return this.index.readDoubleLE(record * RECORD_BYTES + OFFSET.arrival);
+  }
+
+  /** Where a record's payload lies in `payload`. */
+  payloadAt(record: number): number {
+    return this.index.readDoubleLE(record * RECORD_BYTES + OFFSET.payloadOffset) - this.baseOffset;
+  }
+
+  /** Keeps the first `records` records and their payload only. */
+  truncate(records: number): void {
+    if (records >= this.records) return;
+    this.cursor[0] = records === 0 ? 0 : this.payloadAt(records);
+    this.cursor[1] = records;
+  }
 }
 
 /**
@@ -86,6 +109,10 @@ export class SpoolWriter implements CaptureSink {
   private payloadFile: FileHandle | undefined;
   private indexFile: FileHandle | undefined;
   private closed = false;
+  /** Ended at a moment (endAt): takes no more packets, while the files stay open until close. */
+  private ended = false;
+  /** Records of the current batch that visitNew has shown. */
+  private visited = 0;
   private opening: Promise<void> | undefined;
   /** The files could not be opened: nothing can be kept. */
   private broken = false;
@@ -98,6 +125,12 @@ export class SpoolWriter implements CaptureSink {
   /** Packets of this payload type are marked as telephone-events and never captured by the engine (-1: none). */
   slowPayloadType = -1;
   onAreaChange: (() => void) | undefined;
+  /**
+   * Called before a batch is handed to the file system (each flush), so
+   * that a watcher of this or another leg sees every packet while it can
+   * still end the spools before it (RecordingSession.watch).
+   */
+  beforeFlush: (() => void) | undefined;
   /** First write error, if any; the recording is marked incomplete rather than crashing. */
   error: Error | undefined;
   private readonly record: SpoolRecord = { arrival: 0, payloadOffset: 0, timestamp: 0, ssrc: 0, seq: 0, marker: false, payloadType: 0, flags: 0, length: 0 };
@@ -122,7 +155,49 @@ export class SpoolWriter implements CaptureSink {
 
   /** The batch the engine may append to: none once closed or broken. */
   get area(): CaptureArea | undefined {
-    return this.closed || this.broken ? undefined : this.current;
+    return this.takesPackets ? this.current : undefined;
+  }
+
+  private get takesPackets(): boolean {
+    return !this.closed && !this.broken && !this.ended;
+  }
+
+  /**
+   * Shows the packets spooled since the last visit (by append or by the
+   * engine), in order, each once, up to the first for which `visit` returns
+   * true; returns that packet's arrival, or undefined. Run before each flush
+   * (beforeFlush), it sees every packet before it is written.
+   */
+  visitNew(visit: RecordVisitor): number | undefined {
+    const b = this.current;
+    if (b === undefined) return undefined;
+    const records = b.records;
+    for (let r = this.visited; r < records; r++) {
+      const at = r * RECORD_BYTES;
+      const start = b.payloadAt(r);
+      const arrival = b.arrival(r);
+      this.visited = r + 1;
+      if (visit(b.payload, start, start + b.index.readUInt16LE(at + OFFSET.length), b.index[at + OFFSET.markerPt]! & 0x7f, arrival)) return arrival;
+    }
+    return undefined;
+  }
+
+  /**
+   * Ends the spool at `atMs` (SPEC M5: the stop sequence was pressed then):
+   * packets of the current batch that arrived later are dropped, before
+   * they reach the disk, and no more are taken; close() writes the rest.
+   * Earlier batches were written already, and lie before the moment when
+   * every flush is preceded by a visit that ends the spools.
+   */
+  endAt(atMs: number): void {
+    if (!this.takesPackets) return;
+    this.ended = true;
+    this.onAreaChange?.(); // the engine lets go of the batch before it is cut
+    const b = this.current;
+    if (b === undefined) return;
+    let keep = 0;
+    while (keep < b.records && b.arrival(keep) <= atMs) keep++;
+    b.truncate(keep);
   }
 
   get payloadPath(): string {
@@ -160,7 +235,7 @@ export class SpoolWriter implements CaptureSink {
 
   /** Copies one packet's payload and index record into the batch (RTP header already parsed by the caller). */
   append(packet: Buffer, payloadStart: number, payloadEnd: number, arrivalMs: number, flags: number): void {
-    if (this.closed || this.broken) return;
+    if (!this.takesPackets) return;
     const length = payloadEnd - payloadStart;
     let b = this.current;
     // Room for the whole packet: it is copied in whole and its payload moved to the front (below).
@@ -221,6 +296,7 @@ export class SpoolWriter implements CaptureSink {
    * because a batch was written out.
    */
   flush(): void {
+    this.beforeFlush?.();
     const b = this.current;
     if (b === undefined || b.records === 0) return;
     // The engine lets go of the batch before its cursors are read: it may append until then.
@@ -229,7 +305,7 @@ export class SpoolWriter implements CaptureSink {
     this.flushedRecords += b.records;
     this.queue.push(b);
     this.pump();
-    const next = this.closed || this.broken ? undefined : this.spares.pop();
+    const next = this.takesPackets ? this.spares.pop() : undefined;
     if (next === undefined) return;
     next.baseOffset = this.payloadOffset;
     this.setCurrent(next);
@@ -237,6 +313,7 @@ export class SpoolWriter implements CaptureSink {
 
   private setCurrent(b: Batch | undefined): void {
     this.current = b;
+    this.visited = 0;
     this.onAreaChange?.();
   }
 
@@ -283,7 +360,7 @@ export class SpoolWriter implements CaptureSink {
     if (err !== null) this.error ??= err;
     this.queue.shift();
     this.writing = false;
-    if (!this.closed && !this.broken && b.payload.length === PAYLOAD_BATCH) {
+    if (this.takesPackets && b.payload.length === PAYLOAD_BATCH) {
       b.cursor[0] = 0;
       b.cursor[1] = 0;
       if (this.current === undefined) {

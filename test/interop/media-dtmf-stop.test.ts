@@ -11,7 +11,8 @@
  *   - in-band: fixtures/audio/dtmf-star-1.al (A-law, "*" and "1" tones at
  *     1.70-1.96 s of the stream), SDP without telephone-event.
  *
- * Verifies, for each: both SIPp sides complete the call (which goes on for
+ * Verifies, for each: the engine's fast path spooled most of the PBX's
+ * audio (detection does not hold the relay in JavaScript); both SIPp sides complete the call (which goes on for
  * 3 s after the key presses and ends with the PBX's BYE); Stop-Reason says
  * "stopped by *1 at N s" with N where the keys were pressed; the WAV ends
  * at N (within 0.25 s), well before the call ended; call.end comes at least
@@ -105,6 +106,13 @@ if (!sippAvailable()) {
       const { rec } = call;
 
       const stop = await rec.waitForLog((l) => l.event === 'recording.stop', 15_000);
+      // Key detection, in-band included, is off the relay's path: with the batched engine its fast
+      // path still spools nearly all of the PBX's audio (JavaScript: first packet, one per flush, events).
+      if ((await rec.waitForLog((l) => l.event === 'media.io', 1000))['fastPath'] === true) {
+        const packets = (stop['packets'] as { caller: number }).caller;
+        const engine = (stop['engine'] as { caller: number }).caller;
+        t.ok(packets > 0 && engine >= 0.7 * packets, `PBX leg: ${engine} of ${packets} packets spooled by the engine's fast path`);
+      }
       const end = await rec.waitForLog((l) => l.event === 'call.end', 15_000);
       t.match(String(end['reason']), /BYE/, `the call ended by BYE (${String(end['reason'])})`);
       const goesOn = (timeOf(end) - timeOf(stop)) / 1000;

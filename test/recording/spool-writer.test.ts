@@ -155,3 +155,53 @@ for (const appender of appenders) {
     t.equal(fs.readFileSync(file, 'utf8'), 'one,two,three', 'the failed job wrote nothing after its failed chunk; the rest in order');
   });
 }
+
+t.test('visitNew shows every spooled packet once, in order, across flushes, with its payload in place', async (t) => {
+  const dir = tmp(t);
+  const w = new SpoolWriter(dir, 'caller');
+  await w.open();
+  const seen: { seq: number; pt: number; arrival: number; same: boolean }[] = [];
+  const visit = (payload: Buffer, start: number, end: number, pt: number, arrival: number): boolean => {
+    const seq = Math.round((arrival - 1000) / 20);
+    seen.push({ seq, pt, arrival, same: payload.subarray(start, end).equals(rtp(seq, 160 + (seq % 3)).packet.subarray(12)) });
+    return false;
+  };
+  w.beforeFlush = () => w.visitNew(visit);
+  for (let seq = 0; seq < 300; seq++) {
+    const x = rtp(seq, 160 + (seq % 3), { pt: seq % 50 === 9 ? 101 : 8 });
+    w.append(x.packet, x.start, x.packet.length, 1000 + seq * 20, 0);
+    if (seq % 40 === 39) w.flush();
+    if (seq % 17 === 3) w.visitNew(visit); // visits between flushes see only what is new
+  }
+  await w.close();
+  t.equal(seen.length, 300, 'each packet once');
+  t.same(seen.map((s) => s.seq), [...Array(300).keys()], 'in order');
+  t.equal(seen.filter((s) => !s.same).length, 0, 'each payload as sent');
+  t.same(seen.filter((s) => s.pt === 101).map((s) => s.seq), [9, 59, 109, 159, 209, 259], 'payload types as sent');
+});
+
+t.test('endAt drops what arrived later before it is written, takes no more packets, and close writes the rest', async (t) => {
+  const dir = tmp(t);
+  const w = new SpoolWriter(dir, 'callee');
+  await w.open();
+  let areaChanges = 0;
+  w.onAreaChange = () => areaChanges++;
+  for (let seq = 0; seq < 130; seq++) {
+    const x = rtp(seq, 160);
+    w.append(x.packet, x.start, x.packet.length, 1000 + seq * 20, 0);
+    if (seq === 59) w.flush();
+  }
+  t.equal(w.visitNew((_p, _s, _e, _pt, arrival) => arrival === 1000 + 100 * 20), 1000 + 100 * 20, 'the visit that returns true names its packet');
+  const before = areaChanges;
+  w.endAt(1000 + 100 * 20);
+  t.equal(w.area, undefined, 'the engine may not append any more');
+  t.ok(areaChanges > before, 'and is told so');
+  const late = rtp(500, 160);
+  w.append(late.packet, late.start, late.packet.length, 9_999_999, 0);
+  await w.close();
+  const recs = records(w.indexPath);
+  t.equal(recs.length, 101, 'packets 0-100 are kept, the 29 after the moment and the late one are not');
+  t.equal(recs.at(-1)!.seq, 100);
+  t.equal(fs.readFileSync(w.payloadPath).length, 101 * 160, 'nor their payload');
+  t.equal(w.visitNew(() => true), undefined, 'an ended spool shows nothing more');
+});

@@ -107,17 +107,17 @@ export class InbandDtmfDetector {
   }
 
   /**
-   * The payload of one G.711 RTP packet (no header), and when it was taken
-   * (arrival or RTP time, in ms). Returns a key when one has just been
+   * The payload of one G.711 RTP packet (no header; `payload[start, end)`),
+   * and when it was taken (arrival or RTP time, in ms). Returns a key when one has just been
    * recognised, at most one per call.
    */
-  push(payload: Buffer, codec: G711Codec, timestampMs: number): DtmfKey | undefined {
+  push(payload: Uint8Array, codec: G711Codec, timestampMs: number, start = 0, end = payload.length): DtmfKey | undefined {
     if (timestampMs - this.lastPushMs > this.maxGapMs || timestampMs < this.lastPushMs - this.maxGapMs) this.restart();
     this.lastPushMs = timestampMs;
     const table = g711Table(codec);
     const block = this.block;
     let filled = this.filled;
-    for (let i = 0; i < payload.length; i++) {
+    for (let i = start; i < end; i++) {
       block[filled++] = table[payload[i]!]!;
       if (filled === DTMF_BLOCK_SIZE) {
         this.onBlock(this.classify());
