@@ -241,6 +241,7 @@ export class SpoolWriter implements CaptureSink {
     // Room for the whole packet: it is copied in whole and its payload moved to the front (below).
     if (b === undefined || !b.fits(packet.length)) {
       this.flush();
+      if (!this.takesPackets) return; // the flush's watcher ended the spool before this packet
       b = this.current;
       if (b === undefined || !b.fits(packet.length)) {
         b = this.spares.pop() ?? new Batch(PAYLOAD_BATCH);

@@ -101,3 +101,13 @@ t.test('an inactive watcher sees nothing and ends nothing', async (t) => {
   t.equal(arrivals(path.join(dir, 'callee.index')).length, 40);
   t.equal(JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')).stop.reason, 'call ended (BYE)');
 });
+
+t.test('a key found by the flush of a full batch: the packet that filled it is not kept either', async (t) => {
+  const { s, dir, ended } = await session(t);
+  // 130 packets without a timer flush: the batch (128 records) fills; the flush shows the key at 100.
+  for (let seq = 0; seq < 130; seq++) s.onRtp('callee', packet(seq, seq === 100 ? 0xee : 0x22), 1000 + seq * 20);
+  await new Promise((r) => setImmediate(r));
+  t.same(ended, [3000]);
+  await s.stop({ reason: 'call ended (BYE)', atMs: 9000 });
+  t.same(arrivals(path.join(dir, 'callee.index')), Array.from({ length: 101 }, (_, i) => 1000 + i * 20));
+});
