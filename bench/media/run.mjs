@@ -32,6 +32,9 @@
  *   plain-fswrites the same with CALLREC_SPOOL_WRITES=fs: the spool files are
  *                 written with fs.write on libuv's threadpool instead of by
  *                 the native writer thread
+ *   plain-inband   the same with no telephone-event in either SDP: callrec
+ *                 then detects the PBX's keys in-band (Goertzel over its
+ *                 G.711 audio, read from the spool before each flush)
  *   plain-reader   the same with CALLREC_MEDIA_READER_THREAD=1: sockets are
  *                 read, and the fast path run, on the engine's reading
  *                 thread instead of the event-loop thread
@@ -74,7 +77,7 @@
  * Environment:
  *   BENCH_N                 N list                          (default 100,250,500,1000,1500)
  *   BENCH_VARIANTS          variants per N and repeat       (default plain; e.g. plain,srtp;
- *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-fswrites, plain-reader)
+ *                           known: plain, srtp, plain-dgram, srtp-dgram, plain-inline, srtp-inline, plain-js, plain-fswrites, plain-inband, plain-reader)
  *   BENCH_SECONDS           CPU measurement window, s       (default 15)
  *   BENCH_WARMUP            RTP before the window, s        (default 3)
  *   BENCH_REPEAT            repeats per N                   (default 3)
@@ -169,6 +172,7 @@ const VARIANTS = {
   'plain-js': { srtp: false, env: { CALLREC_MEDIA_FAST_PATH: '0' }, plain: 'plain-js' },
   'plain-reader': { srtp: false, env: { CALLREC_MEDIA_READER_THREAD: '1' }, plain: 'plain-reader' },
   'plain-fswrites': { srtp: false, env: { CALLREC_SPOOL_WRITES: 'fs' }, plain: 'plain-fswrites' },
+  'plain-inband': { srtp: false, env: {}, plain: 'plain', noEvents: true },
 };
 const variantNames = [...new Set((env.BENCH_VARIANTS || 'plain').split(',').map((s) => s.trim()).filter(Boolean))];
 for (const v of variantNames) {
@@ -732,19 +736,21 @@ function usableCrypto(media) {
 /** A fresh SRTP master key||salt, base64 (an SDES inline key). */
 const newSrtpKey = () => randomBytes(SRTP_KEY_BYTES).toString('base64');
 
-/** Our SDP; with `crypto` ({ tag, key }) RTP/SAVP with that a=crypto line. */
-function sdp(port, id, crypto) {
+/**
+ * Our SDP; with `crypto` ({ tag, key }) RTP/SAVP with that a=crypto line;
+ * `events` false: no telephone-event (callrec then listens for in-band keys).
+ */
+function sdp(port, id, crypto, events = true) {
   return [
     'v=0',
     `o=bench ${id} 1 IN IP4 ${HOST}`,
     's=-',
     `c=IN IP4 ${HOST}`,
     't=0 0',
-    `m=audio ${port} ${crypto ? 'RTP/SAVP' : 'RTP/AVP'} 8 101`,
+    `m=audio ${port} ${crypto ? 'RTP/SAVP' : 'RTP/AVP'} ${events ? '8 101' : '8'}`,
     ...(crypto ? [`a=crypto:${crypto.tag} ${SRTP_SUITE} inline:${crypto.key}`] : []),
     'a=rtpmap:8 PCMA/8000',
-    'a=rtpmap:101 telephone-event/8000',
-    'a=fmtp:101 0-15',
+    ...(events ? ['a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15'] : []),
     'a=ptime:20',
     'a=sendrecv',
     '',
@@ -778,9 +784,13 @@ function responseTo(req, status, reason, extra = [], body = '', toTag) {
  * ACK) run from one 50 ms timer; every wait is bounded.
  */
 class SipPeers {
-  /** `keys(i)`: call i's SRTP keys { pbx, provider } (what each side sends with), or undefined for plain RTP. */
-  constructor(pbx, provider, callrecPort, runTag, keys = () => undefined) {
+  /**
+   * `keys(i)`: call i's SRTP keys { pbx, provider } (what each side sends with), or undefined for plain RTP;
+   * `events`: whether both sides offer telephone-event.
+   */
+  constructor(pbx, provider, callrecPort, runTag, keys = () => undefined, events = true) {
     this.keys = keys;
+    this.events = events;
     this.pbx = pbx;
     this.provider = provider;
     this.callrecPort = callrecPort;
@@ -876,7 +886,7 @@ class SipPeers {
     this.byCallId.set(call.callId, call);
     this.setState(call, 'inviting');
     const pbxPort = this.pbxPort();
-    const body = sdp(pbxMediaPort, i, call.keys && { tag: 1, key: call.keys.pbx });
+    const body = sdp(pbxMediaPort, i, call.keys && { tag: 1, key: call.keys.pbx }, this.events);
     const buf = message(
       `INVITE sip:${callee}@${HOST}:${this.callrecPort} SIP/2.0`,
       [
@@ -1038,7 +1048,7 @@ class SipPeers {
         const response = responseTo(
           msg, 200, 'OK',
           [`Contact: <sip:provider@${HOST}:${providerPort}>`, 'Content-Type: application/sdp'],
-          sdp(call.providerMediaPort, call.i, call.providerCrypto), tag,
+          sdp(call.providerMediaPort, call.i, call.providerCrypto, this.events), tag,
         );
         call.b = { callId: msg.callId, acked: false, byeAnswered: false, response };
         this.byBCallId.set(msg.callId, call);
@@ -1049,7 +1059,7 @@ class SipPeers {
         reply(call.b.response); // INVITE retransmission
       } else {
         this.note('provider: re-INVITE');
-        reply(responseTo(msg, 200, 'OK', [`Contact: <sip:provider@${HOST}:${this.providerPort()}>`, 'Content-Type: application/sdp'], sdp(call.providerMediaPort, call.i, call.providerCrypto)));
+        reply(responseTo(msg, 200, 'OK', [`Contact: <sip:provider@${HOST}:${this.providerPort()}>`, 'Content-Type: application/sdp'], sdp(call.providerMediaPort, call.i, call.providerCrypto, this.events)));
       }
       return;
     }
@@ -1211,7 +1221,7 @@ async function runStep(n, repeat, rtploadBins, variantName) {
     const rssBase = memKiB(callrec.pid);
 
     // 2. Calls.
-    peers = new SipPeers(pbxSip, providerSip, sipPort, `${process.pid}${repeat}${n}${rnd()}`, (i) => keys?.[i]);
+    peers = new SipPeers(pbxSip, providerSip, sipPort, `${process.pid}${repeat}${n}${rnd()}`, (i) => keys?.[i], !variant.noEvents);
     const setupStart = performance.now();
     const placed = await paced(
       n, cps,

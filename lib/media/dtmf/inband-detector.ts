@@ -60,6 +60,37 @@ const coefficient = (hz: number): number => 2 * Math.cos((2 * Math.PI * hz) / SA
 /** Goertzel coefficients: 4 rows, 4 columns, then their second harmonics in the same order. */
 const COEFFICIENTS = Float64Array.from([...ROW_HZ, ...COLUMN_HZ, ...ROW_HZ.map((f) => 2 * f), ...COLUMN_HZ.map((f) => 2 * f)], coefficient);
 
+/**
+ * Goertzel powers of the block at the four row and four column
+ * frequencies, in one pass over the samples (each sample read once; the
+ * eight filters are independent, so their updates interleave).
+ */
+function goertzelGroups(block: Int16Array, out: Float64Array): void {
+  const c0 = COEFFICIENTS[0]!, c1 = COEFFICIENTS[1]!, c2 = COEFFICIENTS[2]!, c3 = COEFFICIENTS[3]!;
+  const c4 = COEFFICIENTS[4]!, c5 = COEFFICIENTS[5]!, c6 = COEFFICIENTS[6]!, c7 = COEFFICIENTS[7]!;
+  let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+  let a4 = 0, b4 = 0, a5 = 0, b5 = 0, a6 = 0, b6 = 0, a7 = 0, b7 = 0;
+  for (let n = 0; n < block.length; n++) {
+    const x = block[n]!;
+    let s = x + c0 * a0 - b0; b0 = a0; a0 = s;
+    s = x + c1 * a1 - b1; b1 = a1; a1 = s;
+    s = x + c2 * a2 - b2; b2 = a2; a2 = s;
+    s = x + c3 * a3 - b3; b3 = a3; a3 = s;
+    s = x + c4 * a4 - b4; b4 = a4; a4 = s;
+    s = x + c5 * a5 - b5; b5 = a5; a5 = s;
+    s = x + c6 * a6 - b6; b6 = a6; a6 = s;
+    s = x + c7 * a7 - b7; b7 = a7; a7 = s;
+  }
+  out[0] = a0 * a0 + b0 * b0 - c0 * a0 * b0;
+  out[1] = a1 * a1 + b1 * b1 - c1 * a1 * b1;
+  out[2] = a2 * a2 + b2 * b2 - c2 * a2 * b2;
+  out[3] = a3 * a3 + b3 * b3 - c3 * a3 * b3;
+  out[4] = a4 * a4 + b4 * b4 - c4 * a4 * b4;
+  out[5] = a5 * a5 + b5 * b5 - c5 * a5 * b5;
+  out[6] = a6 * a6 + b6 * b6 - c6 * a6 * b6;
+  out[7] = a7 * a7 + b7 * b7 - c7 * a7 * b7;
+}
+
 /** Goertzel power |X(f)|^2 of the block at one coefficient. */
 function goertzel(block: Int16Array, coeff: number): number {
   let s1 = 0;
@@ -169,14 +200,11 @@ export class InbandDtmfDetector {
     if (energy * DTMF_BLOCK_SIZE < DTMF_THRESHOLD) return -1;
 
     const power = this.power;
+    goertzelGroups(block, power);
     let row = 0;
     let column = 4;
-    for (let i = 0; i < 8; i++) {
-      power[i] = goertzel(block, COEFFICIENTS[i]!);
-      if (i < 4) {
-        if (power[i]! > power[row]!) row = i;
-      } else if (power[i]! > power[column]!) column = i;
-    }
+    for (let i = 1; i < 4; i++) if (power[i]! > power[row]!) row = i;
+    for (let i = 5; i < 8; i++) if (power[i]! > power[column]!) column = i;
     const rowPower = power[row]!;
     const columnPower = power[column]!;
     if (rowPower < DTMF_THRESHOLD || columnPower < DTMF_THRESHOLD) return -1;
