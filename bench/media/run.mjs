@@ -1489,21 +1489,22 @@ function summarize(n, variant, steps) {
     recordingErrors: pick((s) => s.recordings?.events['recording.error']),
     recordingsWaitSeconds: pick((s) => s.recordings?.waitedSeconds),
     generatorSocketDrops: pick((s) => s.rtp?.generatorSocketDrops),
-    // Filled in by addCpuRatios for SRTP variants: median CPU per call-second / plain's at the same N.
+    // Filled in by addCpuRatios for SRTP variants and plain-inband: median CPU per call-second / plain's at the same N.
     cpuRatioToPlain: null,
   };
 }
 
 /**
- * For each SRTP variant at N: its median CPU per call-second over that of its
- * plain counterpart (srtp -> plain, srtp-dgram -> plain-dgram) at the same N,
+ * For each variant with another plain counterpart at N (SRTP variants,
+ * plain-inband): its median CPU per call-second over that of its plain
+ * counterpart (srtp -> plain, srtp-dgram -> plain-dgram) at the same N,
  * and the median of the per-repeat ratios (the variants of one repeat ran
  * back to back).
  */
 function addCpuRatios(rows, stepsOf) {
   for (const m of rows) {
-    if (!m.srtp) continue;
     const plainName = VARIANTS[m.variant].plain;
+    if (plainName === m.variant) continue;
     const p = rows.find((x) => x.n === m.n && x.variant === plainName);
     if (!p) continue;
     m.cpuRatioPlainVariant = plainName;
