@@ -101,6 +101,8 @@
  *   BENCH_RECORD=0          relay only: the profile covers inbound calls only, so these
  *                           (outbound) calls are not recorded; shows what recording costs
  *   BENCH_NODE_ARGS         extra node options for callrec, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   BENCH_PIN               <callrec cpu>:<rtpload cpu>, e.g. 0:1: callrec's threads on one CPU,
+ *                           the generator on another (taskset; default: not pinned)
  *   BENCH_NICE              nice value for callrec and rtpload (default off; needs root). With
  *                           sched_autogroup it only orders processes within this session.
  *   CALLREC_ECHO=1          copy callrec's output to stderr
@@ -153,6 +155,16 @@ const keepTmp = env.BENCH_KEEP_TMP === '1';
 const echo = env.CALLREC_ECHO === '1';
 const niceValue = env.BENCH_NICE === undefined || env.BENCH_NICE === 'off' || env.BENCH_NICE === '' ? null : num('BENCH_NICE', 0);
 const record = env.BENCH_RECORD !== '0';
+const pinSpec = (() => {
+  const v = env.BENCH_PIN;
+  if (v === undefined || v === '') return null;
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m) {
+    console.error(`bench-media: BENCH_PIN=${v}: expected <callrec cpu>:<rtpload cpu>, e.g. 0:1`);
+    process.exit(2);
+  }
+  return { callrec: m[1], rtpload: m[2] };
+})();
 const noiseLimitCores = num('BENCH_NOISE_LIMIT', 0.25);
 const quietWaitSeconds = num('BENCH_QUIET_WAIT', 30);
 
@@ -190,6 +202,23 @@ const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
 const SRTP_KEY_BYTES = 30;
 /** Target of the SRTP issue: CPU per call-second at most this times plain's, loss-free at this N. */
 const SRTP_TARGETS = { maxCpuRatio: 1.5, lossFreeCalls: 500 };
+
+/**
+ * BENCH_PIN=<callrec cpu>:<rtpload cpu> (e.g. 0:1): every thread of callrec
+ * on one CPU and the generator on another (taskset), so the generator's own
+ * work never takes a core from callrec's threads; returns what was applied.
+ */
+function pinCpus(callrecPid, rtploadPid) {
+  if (!pinSpec) return null;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', pinSpec.callrec, String(callrecPid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', pinSpec.rtpload, String(rtploadPid)], { stdio: 'ignore' });
+    return pinSpec;
+  } catch (err) {
+    console.error(`bench-media: BENCH_PIN: taskset failed (${err.message}); not pinned`);
+    return null;
+  }
+}
 
 /** Applies BENCH_NICE to a child; returns the priority it got (or null). */
 function prioritize(pid) {
@@ -1203,6 +1232,7 @@ async function runStep(n, repeat, rtploadBins, variantName) {
     callrec = await startCallrec(stepDir, { sipPort, pbxPort: pbxSip.address().port, providerPort: providerSip.address().port, n, variant });
     gen = await startRtpload(variant.srtp ? rtploadBins.srtp : rtploadBins.plain, perSide * 2);
     result.nice = { callrec: prioritize(callrec.pid), rtpload: prioritize(gen.child.pid) };
+    result.pinned = pinCpus(callrec.pid, gen.child.pid);
     const genPort = (sock) => gen.ports[sock];
 
     // 1. Direct loopback baseline (no callrec): the same flows, socket to socket (SRTP: the
@@ -1553,7 +1583,7 @@ console.log(
     `variants ${variantNames.join(',')}, ` +
     `${warmupSeconds} s warm-up + ${windowSeconds} s window, ${repeats} repeat(s), set-up ${cps} calls/s, ` +
     `rtpload sockets ${genSocketsPerSide === 0 ? 'one per call leg' : `${genSocketsPerSide} per side`}, ` +
-    `nice ${niceValue ?? 'off'}, recording ${record ? 'on' : 'OFF (BENCH_RECORD=0)'}, ${os.cpus().length} CPUs`,
+    `nice ${niceValue ?? 'off'}, ${pinSpec ? `callrec on CPU ${pinSpec.callrec}, rtpload on CPU ${pinSpec.rtpload}` : 'not pinned'}, recording ${record ? 'on' : 'OFF (BENCH_RECORD=0)'}, ${os.cpus().length} CPUs`,
 );
 
 const allSteps = [];
