@@ -22,6 +22,21 @@ const TAIL_MS = 60;
 
 const WAV_CODECS: Record<string, WavCodec> = { PCMA: 'pcma', PCMU: 'pcmu', G722: 'g722' };
 
+/**
+ * Spools whose audio is assembled at once, ahead of the chain. Two: their
+ * WAV writes and fsyncs overlap with each other and with the sealing,
+ * without taking more than a core from the relay.
+ */
+const PREPARED_AHEAD = 2;
+
+/** A spool's finalization up to the chain (Finalizer.prepare). */
+interface Prepared {
+  spoolDir: string;
+  facts: SpoolMeta['facts'];
+  /** Undefined when the spool's recording is chained already (redelivered only). */
+  audio: { stage: string; files: { names: string[]; warnings: string[]; codec: string }; reason: string; audioEnd: number; answeredAt: number | null } | undefined;
+}
+
 export interface FinalizerOptions {
   config: Config;
   logger: Logger;
@@ -38,12 +53,15 @@ export interface FinalizerOptions {
  * assemble the WAV file(s) in the outbox, write the metadata naming the
  * chain head, hash and sign, commit the recording row and the new chain
  * head in one transaction, deliver to the profile's local folders, then
- * remove the spool. Finalizations run one at a time (the chain is a
- * sequence), and each step can be redone after a crash: a spool whose key
- * is already chained is only delivered again, never chained twice.
+ * remove the spool. Sealing and chaining run one at a time, in the order
+ * the spools came (the chain is a sequence); the assembly of the next
+ * spools runs ahead of it. Each step can be redone after a crash: a spool
+ * whose key is already chained is only delivered again, never chained twice.
  */
 export class Finalizer {
   private queue: Promise<void> = Promise.resolve();
+  private preparing = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly outbox: string;
   private readonly spoolRoot: string;
 
@@ -55,8 +73,16 @@ export class Finalizer {
   /** For CallRecorder: a stopped session goes into the queue. */
   readonly finalizeSession = (session: RecordingSession): Promise<void> => this.enqueue(session.dir, false);
 
+  /**
+   * Finalizes a closed spool: its audio is assembled at once (at most
+   * PREPARED_AHEAD spools at a time, so their file writes and fsyncs
+   * overlap), and it is sealed and chained after every spool enqueued before
+   * it. Rejects if it fails; the spool is then kept.
+   */
   enqueue(spoolDir: string, recovered: boolean): Promise<void> {
-    const run = this.queue.then(() => this.finalize(spoolDir, recovered));
+    const prepared = this.ahead(() => this.prepare(spoolDir, recovered));
+    prepared.catch(() => {}); // reported through `run`, in order
+    const run = this.queue.then(() => prepared).then((p) => (p === undefined ? undefined : this.commit(p)));
     this.queue = run.catch(() => {});
     return run;
   }
@@ -64,40 +90,64 @@ export class Finalizer {
   /** Finalizes every spool left by a previous run (kill -9, power cut): call before taking calls. */
   async recover(): Promise<number> {
     const spools = await listSpools(this.spoolRoot);
-    for (const dir of spools) {
-      await this.enqueue(dir, true).catch((err: unknown) => {
-        this.o.logger.error({ event: 'recording.recovery-failed', spool: dir, err: err instanceof Error ? err.message : String(err) }, 'spool could not be recovered; kept');
-      });
-    }
+    await Promise.all(spools.map((dir) => this.enqueue(dir, true).catch((err: unknown) => {
+      this.o.logger.error({ event: 'recording.recovery-failed', spool: dir, err: err instanceof Error ? err.message : String(err) }, 'spool could not be recovered; kept');
+    })));
     return spools.length;
   }
 
-  private async finalize(spoolDir: string, recovered: boolean): Promise<void> {
-    const { config, logger, keystore, log } = this.o;
+  /** Runs `task` once fewer than PREPARED_AHEAD run, in the order asked. */
+  private async ahead<T>(task: () => Promise<T>): Promise<T> {
+    if (this.preparing >= PREPARED_AHEAD) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.preparing++;
+    try {
+      return await task();
+    } finally {
+      this.preparing--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /**
+   * Everything of a finalization that does not depend on the chain: the
+   * spool's metadata and the audio files in the outbox. Undefined for a
+   * spool without readable metadata (logged, kept).
+   */
+  private async prepare(spoolDir: string, recovered: boolean): Promise<Prepared | undefined> {
+    const { logger, log } = this.o;
     let meta: SpoolMeta;
     try {
       meta = await readSpoolMeta(spoolDir);
     } catch (err) {
       // A spool whose meta.json never reached the disk holds nothing we could name: say so, keep it.
       logger.error({ event: 'recording.unreadable-spool', spool: spoolDir, err: err instanceof Error ? err.message : String(err) }, 'spool without metadata kept');
-      return;
+      return undefined;
     }
     const f = meta.facts;
-    const profile = config.profiles.find((p) => p.name === f.profile);
+    // Chained already (a crash after the commit): only delivered again, never chained twice.
+    if (log.findRecordingBySpoolKey(f.key) !== undefined) return { spoolDir, facts: f, audio: undefined };
     const stage = path.join(this.outbox, f.baseName);
-    const existing = log.findRecordingBySpoolKey(f.key);
-    if (existing === undefined) {
-      const stop = meta.stop ?? { reason: RECOVERED, atMs: await endOfSpool(spoolDir, f.originMs), answeredAtMs: undefined };
-      const reason = recovered && meta.stop === null ? RECOVERED : stop.reason;
-      await rm(stage, { recursive: true, force: true });
-      await mkdir(stage, { recursive: true });
-      // The last packet's audio lasts beyond its arrival (one packet, plus any placement
-      // offset of its talkspurt): the files run on to cover it rather than cut it off.
-      const audioEnd = Math.max(stop.atMs, (await endOfSpool(spoolDir, f.originMs)) + TAIL_MS);
-      const audioFiles = await this.writeAudio(spoolDir, stage, meta, audioEnd);
+    const stop = meta.stop ?? { reason: RECOVERED, atMs: await endOfSpool(spoolDir, f.originMs), answeredAtMs: undefined };
+    const reason = recovered && meta.stop === null ? RECOVERED : stop.reason;
+    await rm(stage, { recursive: true, force: true });
+    await mkdir(stage, { recursive: true });
+    // The last packet's audio lasts beyond its arrival (one packet, plus any placement
+    // offset of its talkspurt): the files run on to cover it rather than cut it off.
+    const audioEnd = Math.max(stop.atMs, (await endOfSpool(spoolDir, f.originMs)) + TAIL_MS);
+    const files = await this.writeAudio(spoolDir, stage, meta, audioEnd);
+    return { spoolDir, facts: f, audio: { stage, files, reason, audioEnd, answeredAt: stop.answeredAtMs ?? null } };
+  }
+
+  /** Seals the prepared recording on the chain's head and commits it (one at a time, in order). */
+  private async commit(p: Prepared): Promise<void> {
+    const { config, logger, keystore, log } = this.o;
+    const f = p.facts;
+    const a = p.audio;
+    if (a !== undefined && log.findRecordingBySpoolKey(f.key) === undefined) {
+      const { stage, files: audioFiles, reason, audioEnd, answeredAt } = a;
+      const profile = config.profiles.find((x) => x.name === f.profile);
       const head = log.chainHead();
       const previous = head.baseName !== null && head.signature !== null ? { baseName: head.baseName, signature: head.signature } : undefined;
-      const answeredAt = stop.answeredAtMs ?? null;
       const sealed = await sealRecording({
         dir: stage,
         baseName: f.baseName,
@@ -154,7 +204,7 @@ export class Finalizer {
       logger.info({ event: 'recording.sealed', base: f.baseName, position: appended.position, files: files.map((x) => x.name), reason }, 'recording sealed and chained');
     }
     // The outbox copy now waits for the archive queue; the spool is no longer needed.
-    await rm(spoolDir, { recursive: true, force: true });
+    await rm(p.spoolDir, { recursive: true, force: true });
     this.o.onSealed?.(f.baseName, f.profile);
   }
 
