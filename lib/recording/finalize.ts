@@ -98,13 +98,16 @@ export class Finalizer {
 
   /** Runs `task` once fewer than PREPARED_AHEAD run, in the order asked. */
   private async ahead<T>(task: () => Promise<T>): Promise<T> {
+    // A finished task hands its slot to the next waiting one directly, so a task asked for
+    // meanwhile cannot take it first and make one too many.
     if (this.preparing >= PREPARED_AHEAD) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.preparing++;
+    else this.preparing++;
     try {
       return await task();
     } finally {
-      this.preparing--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.preparing--;
     }
   }
 
