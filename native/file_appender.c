@@ -123,6 +123,7 @@ static void *writer_main(void *arg) {
    * relay's latency at 1,000 recorded calls) and still keeps up with the spool (a few % of a core). */
   if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0) { /* not permitted: normal priority */
   }
+  pthread_setname_np(pthread_self(), "spool-write"); /* as top -H and ps -L show it */
   for (;;) {
     pthread_mutex_lock(&s->lock);
     while (s->queued.count == 0 && !s->stopping) {

@@ -466,6 +466,7 @@ static void on_ready(uv_async_t *handle) {
  */
 static void *reader_main(void *arg) {
   io_state *s = (io_state *)arg;
+  pthread_setname_np(pthread_self(), "media-read"); /* as top -H and ps -L show it */
   for (;;) {
     pthread_mutex_lock(&s->lock);
     while (RING_SLOTS - s->count < PER_SOCKET && !s->stopping) pthread_cond_wait(&s->room, &s->lock);

@@ -56,6 +56,7 @@ static void *sender_main(void *arg) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_setname_np(pthread_self(), "media-send"); /* as top -H and ps -L show it */
   for (;;) {
     pthread_mutex_lock(&q->lock);
     while (q->pending == 0) pthread_cond_wait(&q->submitted, &q->lock);
