@@ -12,8 +12,9 @@
  *     1.70-1.96 s of the stream), SDP without telephone-event.
  *
  * Verifies, for each: the engine's fast path spooled most of the PBX's
- * audio (detection does not hold the relay in JavaScript); both SIPp sides complete the call (which goes on for
- * 3 s after the key presses and ends with the PBX's BYE); Stop-Reason says
+ * audio (detection does not hold the relay in JavaScript); both SIPp sides
+ * complete the call (which goes on for 3 s after the key presses and ends
+ * with the PBX's BYE); Stop-Reason says
  * "stopped by *1 at N s" with N where the keys were pressed; the WAV ends
  * at N (within 0.25 s), well before the call ended; call.end comes at least
  * 2 s after recording.stop; the caller audio up to the stop equals what the
