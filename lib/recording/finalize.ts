@@ -29,12 +29,19 @@ const WAV_CODECS: Record<string, WavCodec> = { PCMA: 'pcma', PCMU: 'pcmu', G722:
  */
 const PREPARED_AHEAD = 2;
 
+/** The audio files a spool became, with what the metadata says of them. */
+interface AudioFiles {
+  names: string[];
+  warnings: string[];
+  codec: string;
+}
+
 /** A spool's finalization up to the chain (Finalizer.prepare). */
 interface Prepared {
   spoolDir: string;
   facts: SpoolMeta['facts'];
   /** Undefined when the spool's recording is chained already (redelivered only). */
-  audio: { stage: string; files: { names: string[]; warnings: string[]; codec: string }; reason: string; audioEnd: number; answeredAt: number | null } | undefined;
+  audio: { stage: string; files: AudioFiles; reason: string; audioEnd: number; answeredAt: number | null } | undefined;
 }
 
 export interface FinalizerOptions {
@@ -146,6 +153,8 @@ export class Finalizer {
     const { config, logger, keystore, log } = this.o;
     const f = p.facts;
     const a = p.audio;
+    // Asked again at the chain itself (prepare asked only to skip the assembly): what decides
+    // whether this spool is chained is the chain as it is now, once the spools before it are.
     if (a !== undefined && log.findRecordingBySpoolKey(f.key) === undefined) {
       const { stage, files: audioFiles, reason, audioEnd, answeredAt } = a;
       const profile = config.profiles.find((x) => x.name === f.profile);
@@ -216,7 +225,7 @@ export class Finalizer {
    * legs with different codecs go to one file each; codecs a WAV cannot hold
    * unchanged are kept as raw RTP payload with its index.
    */
-  private async writeAudio(spoolDir: string, stage: string, meta: SpoolMeta, endMs: number): Promise<{ names: string[]; warnings: string[]; codec: string }> {
+  private async writeAudio(spoolDir: string, stage: string, meta: SpoolMeta, endMs: number): Promise<AudioFiles> {
     const f = meta.facts;
     const legPaths = (leg: Leg) => ({ index: path.join(spoolDir, `${leg}.index`), payload: path.join(spoolDir, `${leg}.payload`) });
     const wanted: Leg[] = f.channels === 'caller' ? ['caller'] : f.channels === 'callee' ? ['callee'] : ['caller', 'callee'];

@@ -77,10 +77,10 @@ class Batch implements CaptureArea {
     return this.index.readDoubleLE(record * RECORD_BYTES + OFFSET.payloadOffset) - this.baseOffset;
   }
 
-  /** Keeps the first `records` records and their payload only. */
+  /** Keeps the first `records` records and their payload only (the first dropped record's payload is where it ends). */
   truncate(records: number): void {
     if (records >= this.records) return;
-    this.cursor[0] = records === 0 ? 0 : this.payloadAt(records);
+    this.cursor[0] = this.payloadAt(records);
     this.cursor[1] = records;
   }
 }
