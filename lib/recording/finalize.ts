@@ -24,8 +24,9 @@ const WAV_CODECS: Record<string, WavCodec> = { PCMA: 'pcma', PCMU: 'pcmu', G722:
 
 /**
  * Spools whose audio is assembled at once, ahead of the chain. Two: their
- * WAV writes and fsyncs overlap with each other and with the sealing,
- * without taking more than a core from the relay.
+ * WAV writes and fsyncs overlap with each other and with the sealing, while
+ * a mass hangup does not start a thousand assemblies beside the calls still
+ * being relayed.
  */
 const PREPARED_AHEAD = 2;
 

@@ -101,11 +101,6 @@ export class RecordingSession {
     this.writers.callee.beforeFlush = run;
   }
 
-  /** When a watcher ended the spools (the moment a stop sequence completed), if it did. */
-  get endedAt(): number | undefined {
-    return this.endedAtMs;
-  }
-
   private runWatcher(): void {
     const w = this.watcher;
     if (w === undefined || this.endedAtMs !== undefined || !w.active()) return;
